@@ -1,0 +1,235 @@
+package dev.livemig.mm.page;
+
+import dev.livemig.mm.MmConstants;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.lang.reflect.Field;
+import java.util.Arrays;
+import sun.misc.Unsafe;
+
+/**
+ * Mirrors mm/page_alloc.c and include/linux/mm_types.h (struct page): physical memory.
+ *
+ * <p>Frames live off-heap, 4 KiB each at {@code pfn * 4096} within 2 MiB chunks that are
+ * allocated on first use and never returned to the OS (like memory hot-add). Freed
+ * frames go back to free lists: order-0 frames to a stack, order-9 (2 MiB) blocks to a
+ * block list. Per-frame metadata ({@code struct page}) is one {@code long} per pfn; see
+ * {@link Folio} for its layout. Nothing is allocated per page on the Java heap.
+ *
+ * <p>Metadata updates are atomic ({@link VarHandle} on the meta arrays) because one
+ * folio may be mapped by several address spaces (fork, shared memory) whose page-table
+ * locks are different.
+ */
+public final class PhysMem implements AutoCloseable {
+    static final Unsafe UNSAFE = unsafe();
+    private static final VarHandle META = MethodHandles.arrayElementVarHandle(long[].class);
+    static final int CHUNK_PAGES = MmConstants.HPAGE_PMD_NR;
+    static final long CHUNK_BYTES = CHUNK_PAGES * MmConstants.PAGE_SIZE;
+
+    private long[] chunkBase = new long[16];
+    private long[][] meta = new long[16][];
+    private int chunks;
+    private int[] freeSmall = new int[1024];
+    private int freeSmallTop;
+    private int[] freeBlocks = new int[16];
+    private int freeBlocksTop;
+    private long allocatedPages;
+    private final long limitPages;
+    private boolean closed;
+    private Runnable hugetlbReleased;
+
+    /** The pfn of the shared 4 KiB zero page (never freed, never refcounted). */
+    public final long zeroPfn;
+    /** The head pfn of the huge zero folio (2 MiB). */
+    public final long hugeZeroPfn;
+
+    public PhysMem() {
+        this(Long.MAX_VALUE);
+    }
+
+    /** @param limitPages frames that may be in use at once (beyond that: ENOMEM / OOM) */
+    public PhysMem(long limitPages) {
+        this.limitPages = limitPages;
+        this.hugeZeroPfn = newChunk();
+        Folio.init(this, hugeZeroPfn, Folio.ZERO, MmConstants.HPAGE_PMD_ORDER);
+        long zc = newChunk();
+        this.zeroPfn = zc;
+        Folio.init(this, zeroPfn, Folio.ZERO, 0);
+        for (int i = CHUNK_PAGES - 1; i >= 1; i--) {
+            pushSmall((int) (zc + i));
+        }
+        allocatedPages = 0;
+    }
+
+    private static Unsafe unsafe() {
+        try {
+            Field f = Unsafe.class.getDeclaredField("theUnsafe");
+            f.setAccessible(true);
+            return (Unsafe) f.get(null);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    // ---- allocation -----------------------------------------------------------
+
+    private synchronized long newChunk() {
+        if (chunks == chunkBase.length) {
+            chunkBase = Arrays.copyOf(chunkBase, chunks * 2);
+            meta = Arrays.copyOf(meta, chunks * 2);
+        }
+        long base = UNSAFE.allocateMemory(CHUNK_BYTES);
+        UNSAFE.setMemory(base, CHUNK_BYTES, (byte) 0);
+        chunkBase[chunks] = base;
+        meta[chunks] = new long[CHUNK_PAGES];
+        return (long) (chunks++) * CHUNK_PAGES;
+    }
+
+    private void pushSmall(int pfn) {
+        if (freeSmallTop == freeSmall.length) {
+            freeSmall = Arrays.copyOf(freeSmall, freeSmallTop * 2);
+        }
+        freeSmall[freeSmallTop++] = pfn;
+    }
+
+    /**
+     * Allocates a zeroed folio of {@code order} (0 or 9) with refcount 1, or returns -1
+     * when the configured memory limit is reached (the caller turns that into OOM/ENOMEM).
+     */
+    public synchronized long allocFolio(int order, long flags) {
+        if (closed) {
+            throw new IllegalStateException("physical memory released");
+        }
+        long n = 1L << order;
+        if (allocatedPages + n > limitPages) {
+            return -1;
+        }
+        long pfn;
+        if (order == 0) {
+            if (freeSmallTop == 0) {
+                long base = freeBlocksTop > 0 ? freeBlocks[--freeBlocksTop] : newChunk();
+                for (int i = CHUNK_PAGES - 1; i >= 0; i--) {
+                    pushSmall((int) (base + i));
+                }
+            }
+            pfn = freeSmall[--freeSmallTop];
+            UNSAFE.setMemory(address(pfn), MmConstants.PAGE_SIZE, (byte) 0);
+        } else if (order == MmConstants.HPAGE_PMD_ORDER) {
+            pfn = freeBlocksTop > 0 ? freeBlocks[--freeBlocksTop] : newChunk();
+            UNSAFE.setMemory(address(pfn), CHUNK_BYTES, (byte) 0);
+        } else {
+            throw new IllegalArgumentException("unsupported folio order " + order);
+        }
+        allocatedPages += n;
+        Folio.init(this, pfn, flags, order);
+        return pfn;
+    }
+
+    /** Returns a folio whose refcount reached zero to the free lists. */
+    synchronized void freeFolio(long pfn, int order) {
+        if ((meta(pfn) & Folio.HUGETLB) != 0 && hugetlbReleased != null) {
+            hugetlbReleased.run();
+        }
+        long n = 1L << order;
+        for (long i = 0; i < n; i++) {
+            setMeta(pfn + i, 0);
+        }
+        if (order == 0) {
+            pushSmall((int) pfn);
+        } else {
+            if (freeBlocksTop == freeBlocks.length) {
+                freeBlocks = Arrays.copyOf(freeBlocks, freeBlocksTop * 2);
+            }
+            freeBlocks[freeBlocksTop++] = (int) pfn;
+        }
+        allocatedPages -= n;
+    }
+
+    /** Lets the hugetlb pool learn when one of its folios is freed. */
+    public synchronized void onHugetlbFree(Runnable r) {
+        this.hugetlbReleased = r;
+    }
+
+    /** Frames currently allocated to folios (the zero pages excluded). */
+    public synchronized long allocatedPages() {
+        return allocatedPages;
+    }
+
+    /** Bytes of off-heap memory reserved for frames. */
+    public synchronized long reservedBytes() {
+        return chunks * CHUNK_BYTES;
+    }
+
+    // ---- metadata ---------------------------------------------------------------
+
+    long meta(long pfn) {
+        return (long) META.getVolatile(meta[(int) (pfn >>> 9)], (int) (pfn & 511));
+    }
+
+    void setMeta(long pfn, long v) {
+        META.setVolatile(meta[(int) (pfn >>> 9)], (int) (pfn & 511), v);
+    }
+
+    long addMeta(long pfn, long delta) {
+        return (long) META.getAndAdd(meta[(int) (pfn >>> 9)], (int) (pfn & 511), delta) + delta;
+    }
+
+    boolean casMeta(long pfn, long expect, long update) {
+        return META.compareAndSet(meta[(int) (pfn >>> 9)], (int) (pfn & 511), expect, update);
+    }
+
+    // ---- frame contents --------------------------------------------------------
+
+    /** The native address of the first byte of frame {@code pfn}. */
+    public long address(long pfn) {
+        return chunkBase[(int) (pfn >>> 9)] + ((pfn & 511) << MmConstants.PAGE_SHIFT);
+    }
+
+    public long getLong(long pfn, int offset) {
+        return UNSAFE.getLong(address(pfn) + offset);
+    }
+
+    public void putLong(long pfn, int offset, long value) {
+        UNSAFE.putLong(address(pfn) + offset, value);
+    }
+
+    public void copyFrame(long fromPfn, long toPfn) {
+        UNSAFE.copyMemory(address(fromPfn), address(toPfn), MmConstants.PAGE_SIZE);
+    }
+
+    public void clearFrame(long pfn) {
+        UNSAFE.setMemory(address(pfn), MmConstants.PAGE_SIZE, (byte) 0);
+    }
+
+    /** Copies a frame into a heap array (for transfer and checksums). */
+    public void readFrame(long pfn, byte[] dst, int dstOff) {
+        UNSAFE.copyMemory(null, address(pfn), dst, Unsafe.ARRAY_BYTE_BASE_OFFSET + dstOff, MmConstants.PAGE_SIZE);
+    }
+
+    /** Fills a frame from a heap array. */
+    public void writeFrame(long pfn, byte[] src, int srcOff) {
+        UNSAFE.copyMemory(src, Unsafe.ARRAY_BYTE_BASE_OFFSET + srcOff, null, address(pfn), MmConstants.PAGE_SIZE);
+    }
+
+    /** True if every byte of the frame is zero. */
+    public boolean frameIsZero(long pfn) {
+        long a = address(pfn);
+        for (long off = 0; off < MmConstants.PAGE_SIZE; off += 8) {
+            if (UNSAFE.getLong(a + off) != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (int i = 0; i < chunks; i++) {
+            UNSAFE.freeMemory(chunkBase[i]);
+        }
+    }
+}

@@ -1,0 +1,100 @@
+package dev.livemig.mm.pgtable;
+
+import static dev.livemig.mm.MmConstants.PGDIR_SHIFT;
+import static dev.livemig.mm.MmConstants.PMD_SHIFT;
+import static dev.livemig.mm.MmConstants.PTRS_PER_TABLE;
+import static dev.livemig.mm.MmConstants.PUD_SHIFT;
+
+/**
+ * Mirrors mm/pgtable-generic.c and include/linux/pgtable.h: the four-level page table of
+ * one address space. The PGD and PUD levels are arrays of references; the PMD level is a
+ * {@link PmdTable}, whose PTE pages are plain {@code long[512]}. Entries are packed words
+ * described in {@link Pte}. Callers hold the page-table lock.
+ */
+public final class PageTable {
+    private final Object[] pgd = new Object[PTRS_PER_TABLE];
+    private long pteTables;
+
+    private static int pgdIndex(long addr) {
+        return (int) (addr >>> PGDIR_SHIFT) & (PTRS_PER_TABLE - 1);
+    }
+
+    private static int pudIndex(long addr) {
+        return (int) (addr >>> PUD_SHIFT) & (PTRS_PER_TABLE - 1);
+    }
+
+    /** pmd_offset(): the PMD table covering {@code addr}, allocating the upper levels if asked. */
+    public PmdTable pmdTable(long addr, boolean alloc) {
+        Object[] pud = (Object[]) pgd[pgdIndex(addr)];
+        if (pud == null) {
+            if (!alloc) {
+                return null;
+            }
+            pud = new Object[PTRS_PER_TABLE];
+            pgd[pgdIndex(addr)] = pud;
+        }
+        PmdTable pmd = (PmdTable) pud[pudIndex(addr)];
+        if (pmd == null && alloc) {
+            pmd = new PmdTable();
+            pud[pudIndex(addr)] = pmd;
+        }
+        return pmd;
+    }
+
+    /** pte_offset_map(): the PTE table covering {@code addr}, or null (hole or huge). */
+    public long[] pteTable(long addr) {
+        PmdTable t = pmdTable(addr, false);
+        return t == null ? null : t.pte[(int) (addr >>> PMD_SHIFT) & (PTRS_PER_TABLE - 1)];
+    }
+
+    /** __pte_alloc(): allocates the PTE table if the PMD slot is none. Null if huge. */
+    public long[] pteAlloc(long addr) {
+        PmdTable t = pmdTable(addr, true);
+        int i = (int) (addr >>> PMD_SHIFT) & (PTRS_PER_TABLE - 1);
+        long[] tbl = t.pte[i];
+        if (tbl == null) {
+            if (t.pmd[i] != 0) {
+                return null;
+            }
+            tbl = new long[PTRS_PER_TABLE];
+            t.pte[i] = tbl;
+            pteTables++;
+        }
+        return tbl;
+    }
+
+    /** Installs a PTE table in place of a huge PMD (split). */
+    public void installPteTable(PmdTable t, int i, long[] tbl) {
+        t.pmd[i] = 0;
+        if (t.pte[i] == null) {
+            pteTables++;
+        }
+        t.pte[i] = tbl;
+    }
+
+    /** free_pte_range(): drops the PTE table of slot {@code i}. */
+    public void freePteTable(PmdTable t, int i) {
+        if (t.pte[i] != null) {
+            t.pte[i] = null;
+            pteTables--;
+        }
+    }
+
+    /** The leaf entry mapping {@code addr}: a PTE, or a huge PMD entry; 0 if none. */
+    public long lookup(long addr) {
+        PmdTable t = pmdTable(addr, false);
+        if (t == null) {
+            return 0;
+        }
+        int i = (int) (addr >>> PMD_SHIFT) & (PTRS_PER_TABLE - 1);
+        long[] tbl = t.pte[i];
+        if (tbl != null) {
+            return tbl[(int) (addr >>> 12) & (PTRS_PER_TABLE - 1)];
+        }
+        return t.pmd[i];
+    }
+
+    public long pteTableCount() {
+        return pteTables;
+    }
+}

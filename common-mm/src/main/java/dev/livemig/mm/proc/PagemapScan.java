@@ -1,0 +1,519 @@
+package dev.livemig.mm.proc;
+
+import static dev.livemig.mm.MmConstants.PAGE_SIZE;
+import static dev.livemig.mm.MmConstants.PMD_MASK;
+import static dev.livemig.mm.MmConstants.PMD_SIZE;
+import static dev.livemig.mm.MmConstants.TASK_SIZE;
+import static dev.livemig.mm.MmConstants.pmdIndex;
+import static dev.livemig.mm.MmConstants.pteIndex;
+
+import dev.livemig.mm.Errno;
+import dev.livemig.mm.KernelException;
+import dev.livemig.mm.MmStruct;
+import dev.livemig.mm.VmFlags;
+import dev.livemig.mm.fault.HugeMemory;
+import dev.livemig.mm.fault.Memory;
+import dev.livemig.mm.fault.Mprotect;
+import dev.livemig.mm.page.Folio;
+import dev.livemig.mm.page.PhysMem;
+import dev.livemig.mm.pgtable.PmdTable;
+import dev.livemig.mm.pgtable.Pte;
+import dev.livemig.mm.vma.Vma;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Mirrors the PAGEMAP_SCAN ioctl of fs/proc/task_mmu.c (do_pagemap_scan and the
+ * pagemap_scan_* walk callbacks), including the July 2026 fixes present on the recording
+ * kernel: none ptes report WRITTEN, and PMD holes report WRITTEN inside uffd-wp vmas.
+ *
+ * <p>With PM_SCAN_WP_MATCHING each reported written page is re-protected under the same
+ * page-table lock that observed it, so a racing guest store is either reported now or
+ * faults after the re-protection and is reported by the next scan: no write is lost.
+ */
+public final class PagemapScan {
+    public static final long PM_SCAN_WP_MATCHING = 1;
+    public static final long PM_SCAN_CHECK_WPASYNC = 2;
+    public static final long PAGE_IS_WPALLOWED = 1;
+    public static final long PAGE_IS_WRITTEN = 1 << 1;
+    public static final long PAGE_IS_FILE = 1 << 2;
+    public static final long PAGE_IS_PRESENT = 1 << 3;
+    public static final long PAGE_IS_SWAPPED = 1 << 4;
+    public static final long PAGE_IS_PFNZERO = 1 << 5;
+    public static final long PAGE_IS_HUGE = 1 << 6;
+    public static final long PAGE_IS_SOFT_DIRTY = 1 << 7;
+    public static final long PAGE_IS_GUARD = 1 << 8;
+    public static final long PM_SCAN_CATEGORIES = 0x1FF;
+    public static final long ARG_SIZE = 96;
+    static final int PAGEMAP_WALK_PAGES = 512;
+    static final int ENOSPC = -Errno.ENOSPC.value();
+    static final int ENOENT = -Errno.ENOENT.value();
+
+    /** struct pm_scan_arg. {@code vecNull} models vec == NULL. */
+    public record Arg(long size, long flags, long start, long end, boolean vecNull, long vecLen, long maxPages,
+                      long inverted, long mask, long anyof, long returnMask) {
+        public static Arg of(long start, long end) {
+            return new Arg(ARG_SIZE, 0, start, end, false, 4096, 0, 0, 0, 0, PM_SCAN_CATEGORIES);
+        }
+
+        public Arg withFlags(long f) {
+            return new Arg(size, f, start, end, vecNull, vecLen, maxPages, inverted, mask, anyof, returnMask);
+        }
+
+        public Arg withMasks(long inv, long m, long any, long ret) {
+            return new Arg(size, flags, start, end, vecNull, vecLen, maxPages, inv, m, any, ret);
+        }
+
+        public Arg withVec(boolean isNull, long len, long max) {
+            return new Arg(size, flags, start, end, isNull, len, max, inverted, mask, anyof, returnMask);
+        }
+    }
+
+    /** struct page_region. */
+    public record Region(long start, long end, long categories) {
+        public long pages() {
+            return (end - start) >>> 12;
+        }
+    }
+
+    public record Result(List<Region> regions, long walkEnd) {
+    }
+
+    // ---- per-call state (struct pagemap_scan_private) ----------------------------------
+    private final MmStruct mm;
+    private final PhysMem pm;
+    private final long flags;
+    private final long inverted;
+    private final long mask;
+    private final long anyof;
+    private final long returnMask;
+    private final long maxPages;
+    private final long end;
+    private long vecLen;
+    private long[] bufStart;
+    private long[] bufEnd;
+    private long[] bufCat;
+    private int bufIndex;
+    private int bufLen;
+    private long foundPages;
+    private long walkEnd;
+    private long curVmaCategory;
+    private final List<Region> out = new ArrayList<>();
+
+    private PagemapScan(MmStruct mm, Arg a, long end) {
+        this.mm = mm;
+        this.pm = mm.kernel().physMem();
+        this.flags = a.flags;
+        this.inverted = a.inverted;
+        this.mask = a.mask;
+        this.anyof = a.anyof;
+        this.returnMask = a.returnMask;
+        this.maxPages = a.maxPages == 0 ? Long.MAX_VALUE : a.maxPages;
+        this.end = end;
+        this.vecLen = a.vecLen;
+        if (vecLen > 0) {
+            bufLen = (int) Math.min(PAGEMAP_WALK_PAGES, vecLen);
+            bufStart = new long[bufLen];
+            bufEnd = new long[bufLen];
+            bufCat = new long[bufLen];
+        }
+    }
+
+    /** ioctl(PAGEMAP_SCAN). */
+    public static Result scan(MmStruct mm, Arg a) {
+        if (a.size != ARG_SIZE) {
+            throw new KernelException(Errno.EINVAL);
+        }
+        if ((a.flags & ~(PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC)) != 0) {
+            throw new KernelException(Errno.EINVAL);
+        }
+        if (((a.inverted | a.mask | a.anyof | a.returnMask) & ~PM_SCAN_CATEGORIES) != 0) {
+            throw new KernelException(Errno.EINVAL);
+        }
+        if ((a.start & (PAGE_SIZE - 1)) != 0) {
+            throw new KernelException(Errno.EINVAL);
+        }
+        long end = (a.end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+        if (end < a.start || end > TASK_SIZE + PAGE_SIZE) {
+            throw new KernelException(Errno.EFAULT);
+        }
+        if (a.vecNull && a.vecLen != 0) {
+            throw new KernelException(Errno.EINVAL);
+        }
+        PagemapScan p = new PagemapScan(mm, a.vecNull ? a.withVec(true, 0, a.maxPages) : a, end);
+        return p.run(a.start);
+    }
+
+    private Result run(long start) {
+        int ret = 0;
+        boolean walkEndSet = false;
+        for (long walkStart = start; walkStart < end; walkStart = walkEnd) {
+            walkEnd = 0;
+            mm.mmapLock().readLock().lock();
+            mm.kernel().pageTableLock().lock();
+            try {
+                ret = walkPageRange(walkStart, end);
+            } finally {
+                mm.kernel().pageTableLock().unlock();
+                mm.mmapLock().readLock().unlock();
+            }
+            walkEndSet = walkEnd != 0;
+            flushBuffer();
+            if (ret != ENOSPC) {
+                break;
+            }
+            if (vecLen == 0 || foundPages == maxPages) {
+                break;
+            }
+        }
+        if (ret != 0 && ret != ENOSPC) {
+            throw new KernelException(Errno.of(ret));
+        }
+        return new Result(out, walkEndSet ? walkEnd : end);
+    }
+
+    // ---- the walk (mm/pagewalk.c walk_page_range with pagemap_scan_ops) ----------------
+
+    private int walkPageRange(long start, long end) {
+        for (Vma vma : mm.vmas().range(start, end)) {
+            int t = testWalk(vma);
+            if (t < 0) {
+                return t;
+            }
+            if (t > 0) {
+                continue;
+            }
+            long s = Math.max(start, vma.start);
+            long e = Math.min(end, vma.end);
+            int r = vma.isHugetlb() ? walkHugetlb(vma, s, e) : walkPmdRange(vma, s, e);
+            if (r != 0) {
+                return r;
+            }
+        }
+        return 0;
+    }
+
+    /** pagemap_scan_test_walk(): 1 skips the vma. */
+    private int testWalk(Vma vma) {
+        boolean wpAllowed = vma.uffdWpAsync() && vma.uffdWpUseMarkers();
+        if (!wpAllowed && (flags & PM_SCAN_CHECK_WPASYNC) != 0) {
+            return -Errno.EPERM.value();
+        }
+        if (!wpAllowed && (flags & PM_SCAN_WP_MATCHING) != 0) {
+            return 1;
+        }
+        if ((vma.flags & VmFlags.VM_PFNMAP) != 0) {
+            return 1;
+        }
+        curVmaCategory = wpAllowed ? PAGE_IS_WPALLOWED : 0;
+        if (mm.kernel().softDirtyEnabled() && (vma.flags & VmFlags.VM_SOFTDIRTY) != 0) {
+            curVmaCategory |= PAGE_IS_SOFT_DIRTY;
+        }
+        long required = mask & PAGE_IS_WPALLOWED;
+        if (((curVmaCategory ^ inverted) & required) != required) {
+            return 1;
+        }
+        return 0;
+    }
+
+    private int walkPmdRange(Vma vma, long start, long e) {
+        for (long addr = start; addr < e; ) {
+            long next = Math.min((addr & PMD_MASK) + PMD_SIZE, e);
+            PmdTable t = mm.pgtable().pmdTable(addr, false);
+            int i = pmdIndex(addr);
+            int r;
+            if (t == null || t.pmdNone(i)) {
+                r = pteHole(vma, addr, next);
+            } else if (!t.isTable(i) && Pte.present(t.pmd[i])) {
+                r = thpEntry(vma, t, i, addr, next);
+                if (r == ENOENT) {
+                    r = pmdEntry(vma, t.pte[i], addr, next);
+                }
+            } else {
+                r = pmdEntry(vma, t.pte[i], addr, next);
+            }
+            if (r != 0) {
+                return r;
+            }
+            addr = next;
+        }
+        return 0;
+    }
+
+    private boolean interesting(long categories) {
+        long c = categories ^ inverted;
+        return (c & mask) == mask && (anyof == 0 || (c & anyof) != 0);
+    }
+
+    /** pagemap_scan_output(); returns ENOSPC or 0, and the possibly shortened end in {@code endOut[0]}. */
+    private int output(long categories, long addr, long[] endOut) {
+        if (bufStart == null) {
+            return 0;
+        }
+        categories &= returnMask;
+        long nPages = (endOut[0] - addr) >>> 12;
+        int ret = 0;
+        long total = foundPages + nPages;
+        if (total > maxPages || total < 0) {
+            long tooMuch = total - maxPages;
+            endOut[0] -= tooMuch << 12;
+            nPages -= tooMuch;
+            ret = ENOSPC;
+        }
+        if (!pushRange(categories, addr, endOut[0])) {
+            endOut[0] = addr;
+            nPages = 0;
+            ret = ENOSPC;
+        }
+        foundPages += nPages;
+        if (ret != 0) {
+            walkEnd = endOut[0];
+        }
+        return ret;
+    }
+
+    private boolean pushRange(long categories, long addr, long e) {
+        if (bufEnd[bufIndex] != 0 && addr == bufEnd[bufIndex] && categories == bufCat[bufIndex]) {
+            bufEnd[bufIndex] = e;
+            return true;
+        }
+        if (bufEnd[bufIndex] != 0) {
+            if (bufIndex >= bufLen - 1) {
+                return false;
+            }
+            bufIndex++;
+        }
+        bufStart[bufIndex] = addr;
+        bufEnd[bufIndex] = e;
+        bufCat[bufIndex] = categories;
+        return true;
+    }
+
+    private void backoutRange(long addr, long e) {
+        if (bufStart == null) {
+            return;
+        }
+        if (bufStart[bufIndex] != addr) {
+            bufEnd[bufIndex] = addr;
+        } else {
+            bufStart[bufIndex] = 0;
+            bufEnd[bufIndex] = 0;
+        }
+        foundPages -= (e - addr) >>> 12;
+    }
+
+    private void flushBuffer() {
+        if (bufStart == null) {
+            return;
+        }
+        int n = bufIndex;
+        if (bufEnd[n] != bufStart[n]) {
+            n++;
+        }
+        for (int k = 0; k < n; k++) {
+            out.add(new Region(bufStart[k], bufEnd[k], bufCat[k]));
+        }
+        vecLen -= n;
+        bufIndex = 0;
+        bufLen = (int) Math.min(bufLen, vecLen);
+        java.util.Arrays.fill(bufStart, 0);
+        java.util.Arrays.fill(bufEnd, 0);
+        java.util.Arrays.fill(bufCat, 0);
+        if (bufLen <= 0) {
+            bufLen = 0;
+        }
+    }
+
+    // ---- callbacks ------------------------------------------------------------------------
+
+    /** pagemap_scan_pte_hole(). */
+    private int pteHole(Vma vma, long addr, long e) {
+        long categories = curVmaCategory;
+        if (vma.uffdWp() && !vma.isHugetlb()) {
+            categories |= PAGE_IS_WRITTEN;
+        }
+        if (!interesting(categories)) {
+            return 0;
+        }
+        long[] endOut = {e};
+        int ret = output(categories, addr, endOut);
+        if (addr == endOut[0]) {
+            return ret;
+        }
+        if ((flags & PM_SCAN_WP_MATCHING) == 0) {
+            return ret;
+        }
+        Mprotect.changeProtectionLocked(vma, addr, endOut[0], Mprotect.CP_UFFD_WP);
+        return ret;
+    }
+
+    /** pagemap_page_category(). */
+    private long pageCategory(long pte) {
+        if (pte == 0) {
+            return PAGE_IS_WRITTEN;
+        }
+        long c;
+        if (Pte.present(pte)) {
+            c = PAGE_IS_PRESENT;
+            if (!Pte.uffdWp(pte)) c |= PAGE_IS_WRITTEN;
+            long page = Memory.vmNormalPage(pte);
+            if (page >= 0 && !Folio.isAnon(pm, Folio.head(pm, page))) c |= PAGE_IS_FILE;
+            if (Pte.pfn(pte) == pm.zeroPfn) c |= PAGE_IS_PFNZERO;
+            if (mm.kernel().softDirtyEnabled() && Pte.softDirty(pte)) c |= PAGE_IS_SOFT_DIRTY;
+        } else {
+            c = PAGE_IS_SWAPPED;
+            if (!Pte.swpUffdWpAny(pte)) c |= PAGE_IS_WRITTEN;
+            if (Pte.isGuardMarker(pte)) c |= PAGE_IS_GUARD;
+            if (mm.kernel().softDirtyEnabled() && Pte.swpSoftDirty(pte)) c |= PAGE_IS_SOFT_DIRTY;
+        }
+        return c;
+    }
+
+    /** make_uffd_wp_pte(). */
+    private static void makeUffdWpPte(long[] tbl, int idx) {
+        long pte = tbl[idx];
+        if (Pte.present(pte)) {
+            tbl[idx] = Pte.mkUffdWp(pte);
+        } else if (pte != 0) {
+            tbl[idx] = pte | Pte.SWP_UFFD_WP;
+        } else {
+            tbl[idx] = Pte.mkMarker(Pte.MARKER_UFFD_WP);
+        }
+    }
+
+    private static boolean protectedPte(long pte) {
+        return (Pte.present(pte) && Pte.uffdWp(pte)) || Pte.swpUffdWpAny(pte);
+    }
+
+    /** pagemap_scan_pmd_entry(). */
+    private int pmdEntry(Vma vma, long[] tbl, long start, long e) {
+        boolean wpMatching = (flags & PM_SCAN_WP_MATCHING) != 0;
+        if (wpMatching && bufStart == null) {
+            // fast path: exclusive WP of every unprotected pte, whatever the masks
+            for (long addr = start; addr < e; addr += PAGE_SIZE) {
+                int idx = pteIndex(addr);
+                if (!protectedPte(tbl[idx])) {
+                    makeUffdWpPte(tbl, idx);
+                }
+            }
+            return 0;
+        }
+        int ret = 0;
+        long[] next = new long[1];
+        if (anyof == 0 && inverted == 0 && mask == PAGE_IS_WRITTEN && returnMask == PAGE_IS_WRITTEN) {
+            for (long addr = start; addr < e; addr += PAGE_SIZE) {
+                int idx = pteIndex(addr);
+                if (protectedPte(tbl[idx])) {
+                    continue;
+                }
+                next[0] = addr + PAGE_SIZE;
+                ret = output(curVmaCategory | PAGE_IS_WRITTEN, addr, next);
+                if (next[0] == addr) {
+                    break;
+                }
+                if (!wpMatching) {
+                    continue;
+                }
+                makeUffdWpPte(tbl, idx);
+                if (ret != 0) {
+                    break;
+                }
+            }
+            return ret;
+        }
+        for (long addr = start; addr < e; addr += PAGE_SIZE) {
+            int idx = pteIndex(addr);
+            long categories = curVmaCategory | pageCategory(tbl[idx]);
+            if (!interesting(categories)) {
+                continue;
+            }
+            next[0] = addr + PAGE_SIZE;
+            ret = output(categories, addr, next);
+            if (next[0] == addr) {
+                break;
+            }
+            if (!wpMatching || (categories & PAGE_IS_WRITTEN) == 0) {
+                continue;
+            }
+            makeUffdWpPte(tbl, idx);
+            if (ret != 0) {
+                break;
+            }
+        }
+        return ret;
+    }
+
+    /** pagemap_scan_thp_entry(): ENOENT means "walk it as PTEs". */
+    private int thpEntry(Vma vma, PmdTable t, int i, long start, long e) {
+        long pmd = t.pmd[i];
+        long categories = curVmaCategory | PAGE_IS_HUGE | PAGE_IS_PRESENT;
+        if (!Pte.uffdWp(pmd)) categories |= PAGE_IS_WRITTEN;
+        if (HugeMemory.isHugeZero(pm, pmd)) {
+            categories |= PAGE_IS_PFNZERO;
+        } else if (!Folio.isAnon(pm, Pte.pfn(pmd))) {
+            categories |= PAGE_IS_FILE;
+        }
+        if (mm.kernel().softDirtyEnabled() && Pte.softDirty(pmd)) categories |= PAGE_IS_SOFT_DIRTY;
+        if (!interesting(categories)) {
+            return 0;
+        }
+        long[] endOut = {e};
+        int ret = output(categories, start, endOut);
+        if (start == endOut[0]) {
+            return ret;
+        }
+        if ((flags & PM_SCAN_WP_MATCHING) == 0 || (categories & PAGE_IS_WRITTEN) == 0) {
+            return ret;
+        }
+        if (endOut[0] != start + PMD_SIZE) {
+            HugeMemory.splitHugePmd(vma, t, i);
+            backoutRange(start, endOut[0]);
+            return ENOENT;
+        }
+        t.pmd[i] = Pte.mkUffdWp(pmd);
+        return ret;
+    }
+
+    private int walkHugetlb(Vma vma, long start, long e) {
+        for (long addr = start; addr < e; ) {
+            long next = Math.min((addr & PMD_MASK) + PMD_SIZE, e);
+            PmdTable t = mm.pgtable().pmdTable(addr, false);
+            int r = t == null ? pteHole(vma, addr, next) : hugetlbEntry(vma, t, pmdIndex(addr), addr, next);
+            if (r != 0) {
+                return r;
+            }
+            addr = next;
+        }
+        return 0;
+    }
+
+    /** pagemap_scan_hugetlb_entry(). */
+    private int hugetlbEntry(Vma vma, PmdTable t, int i, long start, long e) {
+        long pte = t.pmd[i];
+        long categories = curVmaCategory | PAGE_IS_HUGE;
+        if (Pte.present(pte)) {
+            categories |= PAGE_IS_PRESENT;
+            if (!Pte.uffdWp(pte)) categories |= PAGE_IS_WRITTEN;
+            if (!Folio.isAnon(pm, Pte.pfn(pte))) categories |= PAGE_IS_FILE;
+            if (mm.kernel().softDirtyEnabled() && Pte.softDirty(pte)) categories |= PAGE_IS_SOFT_DIRTY;
+        } else if (pte != 0) {
+            categories |= PAGE_IS_SWAPPED;
+            if (!Pte.swpUffdWpAny(pte)) categories |= PAGE_IS_WRITTEN;
+        }
+        if (!interesting(categories)) {
+            return 0;
+        }
+        long[] endOut = {e};
+        int ret = output(categories, start, endOut);
+        if ((flags & PM_SCAN_WP_MATCHING) == 0 || start == endOut[0] || (categories & PAGE_IS_WRITTEN) == 0) {
+            return ret;
+        }
+        if (endOut[0] != start + PMD_SIZE) {
+            backoutRange(start, endOut[0]);
+            walkEnd = start;
+            return 0;
+        }
+        t.pmd[i] = Pte.present(pte) ? Pte.mkUffdWp(pte) : Pte.mkMarker(Pte.MARKER_UFFD_WP);
+        return ret;
+    }
+}

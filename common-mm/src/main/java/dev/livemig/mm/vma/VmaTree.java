@@ -1,0 +1,120 @@
+package dev.livemig.mm.vma;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Mirrors the maple tree of vmas (lib/maple_tree.c as used by mm/vma.c): vmas ordered by
+ * start address, with find, split and merge. Callers hold the mmap lock.
+ */
+public final class VmaTree {
+    private final TreeMap<Long, Vma> byStart = new TreeMap<>();
+
+    public void insert(Vma vma) {
+        byStart.put(vma.start, vma);
+    }
+
+    public void remove(Vma vma) {
+        byStart.remove(vma.start, vma);
+    }
+
+    /** vma_lookup(): the vma containing {@code addr}, or null. */
+    public Vma lookup(long addr) {
+        Map.Entry<Long, Vma> e = byStart.floorEntry(addr);
+        return e != null && e.getValue().end > addr ? e.getValue() : null;
+    }
+
+    /** The vmas intersecting {@code [start, end)}, in address order. */
+    public List<Vma> range(long start, long end) {
+        List<Vma> out = new ArrayList<>();
+        Map.Entry<Long, Vma> first = byStart.floorEntry(start);
+        if (first != null && first.getValue().end > start) {
+            out.add(first.getValue());
+        }
+        for (Vma v : byStart.subMap(start, false, end, false).values()) {
+            out.add(v);
+        }
+        if (first == null || first.getValue().end <= start) {
+            Vma at = byStart.get(start);
+            if (at != null && !out.contains(at)) {
+                out.add(0, at);
+            }
+        }
+        return out;
+    }
+
+    public List<Vma> all() {
+        return new ArrayList<>(byStart.values());
+    }
+
+    public Vma prev(Vma v) {
+        Map.Entry<Long, Vma> e = byStart.lowerEntry(v.start);
+        return e == null ? null : e.getValue();
+    }
+
+    public Vma next(Vma v) {
+        Map.Entry<Long, Vma> e = byStart.higherEntry(v.start);
+        return e == null ? null : e.getValue();
+    }
+
+    /** __split_vma(): splits {@code vma} at {@code addr}; returns the upper part. */
+    public Vma split(Vma vma, long addr) {
+        if (addr <= vma.start || addr >= vma.end) {
+            return null;
+        }
+        Vma upper = new Vma(vma.mm, addr, vma.end, vma.flags,
+                vma.file == null ? vma.pgoff : vma.pgoffOf(addr), vma.file);
+        upper.uffdCtx = vma.uffdCtx;
+        upper.anonVma = vma.anonVma;
+        vma.end = addr;
+        byStart.put(upper.start, upper);
+        if (vma.file != null) {
+            vma.file.addMapping(upper);
+        }
+        return upper;
+    }
+
+    /**
+     * Returns the vma covering exactly {@code [start, end)} out of {@code vma}, splitting
+     * as needed (vma_modify()).
+     */
+    public Vma isolate(Vma vma, long start, long end) {
+        if (start > vma.start) {
+            vma = split(vma, start);
+        }
+        if (end < vma.end) {
+            split(vma, end);
+        }
+        return vma;
+    }
+
+    /** Merges {@code vma} with compatible neighbours (vma_merge_existing_range()). */
+    public Vma mergeAround(Vma vma) {
+        Vma prev = prev(vma);
+        if (prev != null && prev.canMergeWith(vma)) {
+            byStart.remove(vma.start);
+            prev.end = vma.end;
+            prev.anonVma |= vma.anonVma;
+            if (vma.file != null) {
+                vma.file.removeMapping(vma);
+            }
+            vma = prev;
+        }
+        Vma next = next(vma);
+        if (next != null && vma.canMergeWith(next)) {
+            byStart.remove(next.start);
+            vma.end = next.end;
+            vma.anonVma |= next.anonVma;
+            if (next.file != null) {
+                next.file.removeMapping(next);
+            }
+        }
+        return vma;
+    }
+
+    public boolean isEmpty() {
+        return byStart.isEmpty();
+    }
+}
