@@ -80,8 +80,7 @@ public final class HugeMemory {
             return FALLBACK;
         }
         if (isHugeZero(pm, pmd)) {
-            splitHugePmd(vma, t, i);
-            return FALLBACK;
+            return doHugeZeroWpPmd(vmf, t, i);
         }
         long head = Pte.pfn(pmd);
         long page = head + pteIndex(vmf.address);
@@ -96,6 +95,24 @@ public final class HugeMemory {
         }
         splitHugePmd(vma, t, i);
         return FALLBACK;
+    }
+
+    /** do_huge_zero_wp_pmd(): a write to the huge zero page gets a fresh THP (split if none). */
+    static int doHugeZeroWpPmd(VmFault vmf, PmdTable t, int i) {
+        Vma vma = vmf.vma;
+        PhysMem pm = Memory.pm(vma);
+        long head = pm.allocFolio(HPAGE_PMD_ORDER, 0);
+        if (head < 0) {
+            splitHugePmd(vma, t, i);
+            return FALLBACK;
+        }
+        long entry = Pte.mkHuge(Pte.mkDirty(Pte.pfnPte(head)));
+        if ((vma.flags & VmFlags.VM_WRITE) != 0) {
+            entry = Pte.mkWrite(entry);
+        }
+        Rmap.addNewAnonPmd(pm, head);
+        t.pmd[i] = entry;
+        return OK;
     }
 
     /**

@@ -329,7 +329,7 @@ public final class PagemapScan {
     /** pagemap_scan_pte_hole(). */
     private int pteHole(Vma vma, long addr, long e) {
         long categories = curVmaCategory;
-        if (vma.uffdWp() && !vma.isHugetlb()) {
+        if (!vma.isHugetlb()) {
             categories |= PAGE_IS_WRITTEN;
         }
         if (!interesting(categories)) {
@@ -477,14 +477,27 @@ public final class PagemapScan {
     private int walkHugetlb(Vma vma, long start, long e) {
         for (long addr = start; addr < e; ) {
             long next = Math.min((addr & PMD_MASK) + PMD_SIZE, e);
-            PmdTable t = mm.pgtable().pmdTable(addr, false);
-            int r = t == null ? pteHole(vma, addr, next) : hugetlbEntry(vma, t, pmdIndex(addr), addr, next);
+            PmdTable t = mm.pgtable().pmdTable(addr, (flags & PM_SCAN_WP_MATCHING) != 0);
+            int r = t == null ? hugetlbNoneEntry(vma, addr, next) : hugetlbEntry(vma, t, pmdIndex(addr), addr, next);
             if (r != 0) {
                 return r;
             }
             addr = next;
         }
         return 0;
+    }
+
+    /**
+     * A hugetlb page whose PMD table was never allocated. The real kernel's upper table
+     * levels are nearly always present (neighbouring mappings share them), so
+     * hugetlb_walk() finds a none entry rather than a hole: report it as one.
+     */
+    private int hugetlbNoneEntry(Vma vma, long start, long e) {
+        long categories = curVmaCategory | PAGE_IS_HUGE;
+        if (!interesting(categories)) {
+            return 0;
+        }
+        return output(categories, start, new long[] {e});
     }
 
     /** pagemap_scan_hugetlb_entry(). */
