@@ -58,12 +58,7 @@ public final class HugeMemory {
         if (head < 0) {
             return FALLBACK;
         }
-        long entry = Pte.mkHuge(Pte.mkDirty(Pte.pfnPte(head)));
-        if ((vma.flags & VmFlags.VM_WRITE) != 0) {
-            entry = Pte.mkWrite(entry);
-        }
-        Rmap.addNewAnonPmd(pm, head);
-        t.pmd[i] = entry;
+        mapAnonFolioPmd(vma, pm, t, i, head);
         return OK;
     }
 
@@ -97,6 +92,16 @@ public final class HugeMemory {
         return FALLBACK;
     }
 
+    /** map_anon_folio_pmd(): maps a new anonymous THP writable (if the vma is) and dirty. */
+    static void mapAnonFolioPmd(Vma vma, PhysMem pm, PmdTable t, int i, long head) {
+        long entry = Pte.mkHuge(Pte.mkDirty(Pte.pfnPte(head)));
+        if ((vma.flags & VmFlags.VM_WRITE) != 0) {
+            entry = Pte.mkWrite(entry);
+        }
+        Rmap.addNewAnonPmd(pm, head);
+        t.pmd[i] = entry;
+    }
+
     /** do_huge_zero_wp_pmd(): a write to the huge zero page gets a fresh THP (split if none). */
     static int doHugeZeroWpPmd(VmFault vmf, PmdTable t, int i) {
         Vma vma = vmf.vma;
@@ -106,12 +111,7 @@ public final class HugeMemory {
             splitHugePmd(vma, t, i);
             return FALLBACK;
         }
-        long entry = Pte.mkHuge(Pte.mkDirty(Pte.pfnPte(head)));
-        if ((vma.flags & VmFlags.VM_WRITE) != 0) {
-            entry = Pte.mkWrite(entry);
-        }
-        Rmap.addNewAnonPmd(pm, head);
-        t.pmd[i] = entry;
+        mapAnonFolioPmd(vma, pm, t, i, head);
         return OK;
     }
 

@@ -266,7 +266,7 @@ public final class UserfaultfdCtx {
                 long s = Math.max(start, v.start);
                 long e = Math.min(end, v.end);
                 if (v.uffdMissing()) {
-                    wake(s, e - s, false);
+                    wake(s, e - s);
                 }
                 clearVma(tree, v, s, e);
             }
@@ -301,7 +301,7 @@ public final class UserfaultfdCtx {
                 : kind == Mfill.Kind.CONTINUE && (mode & CONTINUE_MODE_WP) != 0;
         long ret = Mfill.mfillAtomic(this, dst, len, kind, wp, src);
         if (ret > 0 && (mode & COPY_MODE_DONTWAKE) == 0) {
-            wake(dst, ret, true);
+            wake(dst, ret);
         }
         if (ret < 0) {
             throw new KernelException(Errno.of((int) ret), ret);
@@ -354,7 +354,7 @@ public final class UserfaultfdCtx {
         }
         Mfill.mwriteprotectRange(this, start, len, modeWp);
         if (!modeWp && !dontwake) {
-            wake(start, len, true);
+            wake(start, len);
         }
     }
 
@@ -362,7 +362,7 @@ public final class UserfaultfdCtx {
     public void wakeIoctl(long start, long len) {
         checkInitialized();
         validateRange(start, len);
-        wake(start, len, true);
+        wake(start, len);
     }
 
     // ---- message queue ---------------------------------------------------------------
@@ -429,7 +429,7 @@ public final class UserfaultfdCtx {
     }
 
     /** wake_userfault(): wakes faults (pending or already read) whose address is in the range. */
-    public void wake(long start, long len, boolean unused) {
+    public void wake(long start, long len) {
         lock.lock();
         try {
             long end = start + len;
