@@ -51,11 +51,16 @@ public final class MmScript {
 
     /** Runs a script, printing to {@code out}; returns the exit code (0 ok, 1 script error). */
     public static int run(List<String> lines, KernelProfile profile, PrintStream out) {
+        return run(lines, profile, out, System.err);
+    }
+
+    /** As {@link #run(List, KernelProfile, PrintStream)}, with the one-line error going to {@code err}. */
+    public static int run(List<String> lines, KernelProfile profile, PrintStream out, PrintStream err) {
         List<Command> cmds;
         try {
             cmds = ScriptParser.parse(lines);
         } catch (ScriptError e) {
-            System.err.println("mmscript: " + e.getMessage());
+            err.println("mmscript: " + e.getMessage());
             return 1;
         }
         try (Kernel kernel = new Kernel(new Kernel.Config().profile(profile));
@@ -63,7 +68,7 @@ public final class MmScript {
             runner.runAll(cmds);
         } catch (ScriptError e) {
             out.flush();
-            System.err.println("mmscript: " + e.getMessage());
+            err.println("mmscript: " + e.getMessage());
             return 1;
         }
         return 0;
