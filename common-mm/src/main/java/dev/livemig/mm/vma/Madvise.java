@@ -50,7 +50,7 @@ final class Madvise {
         }
         mm.kernel().pageTableLock().lock();
         try {
-            Zap.zapRange(v, s, e, Zap.Details.NONE);
+            Zap.zapRange(v, s, e, Zap.Details.DONTNEED);
         } finally {
             mm.kernel().pageTableLock().unlock();
         }
