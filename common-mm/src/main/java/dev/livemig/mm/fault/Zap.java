@@ -16,16 +16,19 @@ import dev.livemig.mm.vma.Vma;
 
 /**
  * Mirrors the zap half of mm/memory.c (zap_page_range_single, zap_pte_range,
- * zap_install_uffd_wp_if_needed) and mm/hugetlb.c __unmap_hugepage_range: tear down the
- * mappings of a range. On file-backed vmas registered for uffd-wp, a protected entry
+ * zap_install_uffd_wp_if_needed), mm/pt_reclaim.c and mm/hugetlb.c
+ * __unmap_hugepage_range: tear down the mappings of a range. On file-backed vmas registered for uffd-wp, a protected entry
  * leaves a uffd-wp pte marker behind so the page stays "clean"; on anonymous vmas
  * everything goes.
  */
 public final class Zap {
-    /** zap_details: which pages to drop and whether markers survive. */
-    public record Details(AddressSpace mapping, boolean evenCows, boolean dropMarkers) {
-        public static final Details NONE = new Details(null, true, false);
-        public static final Details TEARDOWN = new Details(null, true, true);
+    /**
+     * zap_details: which pages to drop, whether markers survive, and whether a PTE table
+     * left empty is freed (reclaim_pt, CONFIG_PT_RECLAIM: set by MADV_DONTNEED only).
+     */
+    public record Details(AddressSpace mapping, boolean evenCows, boolean dropMarkers, boolean reclaimPt) {
+        public static final Details DONTNEED = new Details(null, true, false, true);
+        public static final Details TEARDOWN = new Details(null, true, true, false);
     }
 
     private Zap() {
@@ -61,9 +64,23 @@ public final class Zap {
             long[] tbl = t.pte[i];
             if (tbl != null) {
                 zapPteRange(vma, tbl, addr, next, d);
+                // reclaim_pt_is_enabled() needs the zap to span the whole table; a table
+                // still holding a kept marker or COW page is not empty and stays
+                if (d.reclaimPt() && next - addr == PMD_SIZE && allNone(tbl)) {
+                    vma.mm.pgtable().freePteTable(t, i);
+                }
             }
             addr = next;
         }
+    }
+
+    private static boolean allNone(long[] tbl) {
+        for (long pte : tbl) {
+            if (pte != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     static void zapPteRange(Vma vma, long[] tbl, long addr, long end, Details d) {
@@ -145,7 +162,7 @@ public final class Zap {
      * every mapping of the file (hole punch); private COW copies stay.
      */
     public static void unmapMappingRange(AddressSpace file, long firstPgoff, long lastPgoff) {
-        Details d = new Details(file, false, false);
+        Details d = new Details(file, false, false, false);
         for (Vma v : file.mappings()) {
             long vFirst = v.pgoff;
             long vLast = v.pgoff + v.pages() - 1;

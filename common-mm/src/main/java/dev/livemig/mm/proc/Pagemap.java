@@ -96,7 +96,9 @@ public final class Pagemap {
                 } else if (!Folio.isAnon(pm, pfn)) {
                     flags |= PM_FILE;
                 }
-                if (Folio.preciseMapcount(pm, page) == 1 && !Folio.isZero(pm, pfn)) {
+                // pagemap_pmd_range_thp() asks __folio_page_mapped_exclusively() about
+                // pmd_page() -- the head page -- for every subpage of the PMD
+                if (Folio.preciseMapcount(pm, pfn) == 1 && !Folio.isZero(pm, pfn)) {
                     flags |= PM_MMAP_EXCLUSIVE;
                 }
                 flags |= PM_PRESENT | page;

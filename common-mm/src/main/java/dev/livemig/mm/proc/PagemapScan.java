@@ -25,7 +25,7 @@ import java.util.List;
 /**
  * Mirrors the PAGEMAP_SCAN ioctl of fs/proc/task_mmu.c (do_pagemap_scan and the
  * pagemap_scan_* walk callbacks), including the July 2026 fixes present on the recording
- * kernel: none ptes report WRITTEN, and PMD holes report WRITTEN inside uffd-wp vmas.
+ * kernel: none ptes report WRITTEN, and PMD holes report WRITTEN inside uffd-wp vmas only.
  *
  * <p>With PM_SCAN_WP_MATCHING each reported written page is re-protected under the same
  * page-table lock that observed it, so a racing guest store is either reported now or
@@ -326,10 +326,23 @@ public final class PagemapScan {
 
     // ---- callbacks ------------------------------------------------------------------------
 
-    /** pagemap_scan_pte_hole(). */
+    /**
+     * Whether the 2 MiB range around {@code addr} lies wholly inside this mm's vmas, so
+     * that its page table exists only if they faulted it in. The simulation gives each
+     * mapping its own 2 MiB aligned slot, whereas a real process packs small mappings
+     * next to others (libraries, thread stacks, earlier mappings) whose pages are in use:
+     * there, a range our mapping only partly covers already has a PTE table, and the
+     * kernel walks its none ptes instead of reporting a PMD hole.
+     */
+    private boolean pmdOwnedByMappings(long addr) {
+        long s = addr & PMD_MASK;
+        return mm.vmas().covers(s, s + PMD_SIZE);
+    }
+
+    /** pagemap_scan_pte_hole(): WRITTEN only inside uffd-wp vmas (July 2026 fix). */
     private int pteHole(Vma vma, long addr, long e) {
         long categories = curVmaCategory;
-        if (!vma.isHugetlb()) {
+        if (!vma.isHugetlb() && (vma.uffdWp() || !pmdOwnedByMappings(addr))) {
             categories |= PAGE_IS_WRITTEN;
         }
         if (!interesting(categories)) {

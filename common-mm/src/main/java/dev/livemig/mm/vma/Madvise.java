@@ -50,7 +50,7 @@ final class Madvise {
         }
         mm.kernel().pageTableLock().lock();
         try {
-            Zap.zapRange(v, s, e, Zap.Details.NONE);
+            Zap.zapRange(v, s, e, Zap.Details.DONTNEED);
         } finally {
             mm.kernel().pageTableLock().unlock();
         }
@@ -100,8 +100,11 @@ final class Madvise {
             if (v == null) {
                 throw new KernelException(Errno.ENOMEM);
             }
+            // __get_user_pages() with FOLL_MADV_POPULATE: a vma that check_vma_flags()
+            // rejects is an incompatible mapping (EINVAL); EFAULT is kept for faults that
+            // end in SIGBUS/SIGSEGV.
             if (write ? (v.flags & VmFlags.VM_WRITE) == 0 : (v.flags & VmFlags.VM_READ) == 0) {
-                throw new KernelException(Errno.EFAULT);
+                throw new KernelException(Errno.EINVAL);
             }
             if (!mm.gupFaultIn(addr, write)) {
                 throw new KernelException(Errno.EFAULT);

@@ -45,6 +45,19 @@ public final class VmaTree {
         return out;
     }
 
+    /** Whether vmas cover every address of {@code [start, end)} without a gap. */
+    public boolean covers(long start, long end) {
+        long addr = start;
+        while (addr < end) {
+            Vma v = lookup(addr);
+            if (v == null) {
+                return false;
+            }
+            addr = v.end;
+        }
+        return true;
+    }
+
     public List<Vma> all() {
         return new ArrayList<>(byStart.values());
     }
