@@ -151,8 +151,12 @@ public abstract class MmTestBase {
     }
 
     protected static void assertErrno(Errno expected, Executable call) {
-        KernelException e = assertThrows(KernelException.class, call);
-        assertEquals(expected, e.errno());
+        assertErrno(expected, call, null);
+    }
+
+    protected static void assertErrno(Errno expected, Executable call, String what) {
+        KernelException e = assertThrows(KernelException.class, call, what);
+        assertEquals(expected, e.errno(), what);
     }
 
     // ---- pagemap helpers (pagemap_ioctl.c) ---------------------------------------------
