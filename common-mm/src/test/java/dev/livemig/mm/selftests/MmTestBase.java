@@ -66,6 +66,7 @@ public abstract class MmTestBase {
             MmVerify.verify(kernel, files);
             files.forEach(AddressSpace::evictAll);
             assertEquals(baselineFrames, kernel.physMem().allocatedPages(), "frames leaked after exit and close");
+            assertEquals(kernel.hugetlbPool().total(), kernel.hugetlbPool().free(), "huge pages leaked");
             MmVerify.verify(kernel, List.of());
         } finally {
             kernel.close();
@@ -142,9 +143,27 @@ public abstract class MmTestBase {
         });
     }
 
+    /** Like {@link #async(Runnable)} with a result; never the common pool, which may have one thread. */
+    protected static <T> CompletableFuture<T> supply(java.util.function.Supplier<T> s) {
+        return CompletableFuture.supplyAsync(s, c -> {
+            Thread t = new Thread(c, "guest");
+            t.setDaemon(true);
+            t.start();
+        });
+    }
+
     protected static void join(CompletableFuture<?> f) {
         try {
             f.get(WAIT_NS, TimeUnit.NANOSECONDS);
+        } catch (Exception e) {
+            throw new AssertionError("guest thread did not complete", e);
+        }
+    }
+
+    /** The result of a guest thread, waiting a bounded time for it. */
+    protected static <T> T result(CompletableFuture<T> f) {
+        try {
+            return f.get(WAIT_NS, TimeUnit.NANOSECONDS);
         } catch (Exception e) {
             throw new AssertionError("guest thread did not complete", e);
         }

@@ -13,6 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.livemig.mm.Errno;
 import dev.livemig.mm.KernelException;
@@ -37,10 +38,10 @@ class UffdEventsTest extends MmTestBase {
         UserfaultfdCtx u = uffd(EVENT_FORK | EVENT_REMOVE | EVENT_UNMAP | (wp ? PAGEFAULT_FLAG_WP : 0));
         long dst = anon(PAGES);
         u.register(dst, PAGES * P, REGISTER_MODE_MISSING | (wp ? REGISTER_MODE_WP : 0));
-        CompletableFuture<MmStruct> forker = CompletableFuture.supplyAsync(mm::fork);
+        CompletableFuture<MmStruct> forker = supply(mm::fork);
         UffdMsg fork = readMsg(u);
         assertEquals(UffdMsg.EVENT_FORK, fork.event());
-        MmStruct child = forker.join();
+        MmStruct child = result(forker);
         UserfaultfdCtx cu = fork.forkCtx();
         assertNotSame(u, cu);
         assertEquals(child, cu.mm());
@@ -49,13 +50,13 @@ class UffdEventsTest extends MmTestBase {
         int missing = 0;
         for (int i = 0; i < PAGES; i++) {
             long addr = dst + i * P;
-            CompletableFuture<Long> r = CompletableFuture.supplyAsync(() -> child.readLong(addr));
+            CompletableFuture<Long> r = supply(() -> child.readLong(addr));
             UffdMsg m = readMsg(cu);
             assertEquals(UffdMsg.EVENT_PAGEFAULT, m.event());
             assertEquals(addr, m.address());
             missing++;
             cu.copy(addr, P, 0, PageSource.ofValue(i + 1));
-            assertEquals(i + 1, r.join());
+            assertEquals(i + 1, result(r));
         }
         assertEquals(PAGES, missing);
         assertNull(u.read(0), "the parent's uffd saw none of the child's faults");
@@ -93,14 +94,15 @@ class UffdEventsTest extends MmTestBase {
 
     // selftest: uffd-unit-tests.c "mmap-changing" (uffd_mmap_changing_test, scenario 33)
     @Test
-    void mmapChanging() {
+    void mmapChanging() throws InterruptedException {
         UserfaultfdCtx u = uffd(EVENT_REMOVE | MISSING_SHMEM | PAGEFAULT_FLAG_WP);
         long sh = mapShared(shmemFile(4));
         u.register(sh, 4 * P, REGISTER_MODE_MISSING | REGISTER_MODE_WP);
         CompletableFuture<Void> rm = async(() -> mm.madvise(sh, P, Mmap.Advice.REMOVE));
-        while (!u.hasMessage()) {
-            Thread.onSpinWait();
+        for (int i = 0; i < 2000 && !u.hasMessage(); i++) {
+            u.awaitMessage(10, java.util.concurrent.TimeUnit.MILLISECONDS);
         }
+        assertTrue(u.hasMessage(), "MADV_REMOVE queued its event");
         KernelException copy = assertThrows(KernelException.class, () -> u.copy(sh + P, P, 0, PageSource.ZERO));
         assertEquals(Errno.EAGAIN, copy.errno());
         assertEquals(-11, copy.result());

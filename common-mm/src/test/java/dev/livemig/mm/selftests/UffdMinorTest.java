@@ -52,7 +52,7 @@ class UffdMinorTest extends MmTestBase {
         int minorFaults = 0;
         for (int i = 0; i < units; i++) {
             long addr = a.alias() + i * unit;
-            CompletableFuture<Long> reader = CompletableFuture.supplyAsync(() -> mm.readLong(addr));
+            CompletableFuture<Long> reader = supply(() -> mm.readLong(addr));
             UffdMsg m = readMsg(u);
             assertEquals(UffdMsg.PAGEFAULT_FLAG_MINOR, m.flags());
             assertEquals(addr, m.address());
@@ -60,7 +60,7 @@ class UffdMinorTest extends MmTestBase {
             // the handler bit-flips the page through the non-registered mapping
             mm.writeLong(a.dst() + i * unit, ~mm.readLong(a.dst() + i * unit));
             continueRange(u, addr, unit, wp ? CONTINUE_MODE_WP : 0);
-            assertEquals(~(0x0f0fL + i), reader.join(), "reader sees the flipped contents");
+            assertEquals(~(0x0f0fL + i), result(reader), "reader sees the flipped contents");
             assertEquals(wp, uffdWpBit(pagemap(addr)), "MODE_WP installs the pte protected");
         }
         assertEquals(units, minorFaults);

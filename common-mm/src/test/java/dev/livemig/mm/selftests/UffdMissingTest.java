@@ -36,14 +36,14 @@ class UffdMissingTest extends MmTestBase {
         UserfaultfdCtx u = uffd(FEATURES);
         long a = anon(8);
         u.register(a, 8 * P, REGISTER_MODE_MISSING);
-        CompletableFuture<Long> reader = CompletableFuture.supplyAsync(() -> mm.readLong(a + P + 120));
+        CompletableFuture<Long> reader = supply(() -> mm.readLong(a + P + 120));
         UffdMsg m = readMsg(u);
         assertEquals(UffdMsg.EVENT_PAGEFAULT, m.event());
         assertEquals(0, m.flags(), "read fault");
         assertEquals(a + P, m.address(), "page aligned");
         assertFalse(reader.isDone());
         assertEquals(P, u.copy(a + P, P, 0, (i, pm, pfn) -> pm.putLong(pfn, 120, 0xabcL)));
-        assertEquals(0xabcL, reader.join());
+        assertEquals(0xabcL, result(reader));
 
         CompletableFuture<Void> writer = async(() -> mm.writeLong(a + 2 * P, 7));
         m = readMsg(u);
@@ -59,13 +59,13 @@ class UffdMissingTest extends MmTestBase {
         UserfaultfdCtx u = uffd(0);
         long a = anon(2);
         u.register(a, 2 * P, REGISTER_MODE_MISSING);
-        CompletableFuture<Long> reader = CompletableFuture.supplyAsync(() -> mm.readLong(a));
+        CompletableFuture<Long> reader = supply(() -> mm.readLong(a));
         readMsg(u);
         u.copy(a, P, COPY_MODE_DONTWAKE, PageSource.ofValue(3));
         assertTrue(Pagemap.present(pagemap(a)));
         assertErrno(Errno.EINVAL, () -> u.wakeIoctl(a, 0));
         u.wakeIoctl(a, P);
-        assertEquals(3, reader.join());
+        assertEquals(3, result(reader));
     }
 
     // selftest: uffd-unit-tests.c test_uffdio_copy_eexist / retry_copy_page (scenario 21)
@@ -136,10 +136,10 @@ class UffdMissingTest extends MmTestBase {
         UserfaultfdCtx u = uffd(0);
         long a = anon(1);
         u.register(a, P, REGISTER_MODE_MISSING);
-        CompletableFuture<Long> reader = CompletableFuture.supplyAsync(() -> mm.readLong(a));
+        CompletableFuture<Long> reader = supply(() -> mm.readLong(a));
         readMsg(u);
         u.unregister(a, P);
-        assertEquals(0, reader.join(), "the retried read maps the zero page");
+        assertEquals(0, result(reader), "the retried read maps the zero page");
         assertNull(u.read(0));
     }
 
@@ -153,13 +153,13 @@ class UffdMissingTest extends MmTestBase {
         long sh = mapShared(f);
         long alias = mapShared(f);
         assertEquals(0x10c, u.register(sh, 2 * PMD_SIZE, REGISTER_MODE_MISSING), "BASIC ioctls on hugetlb");
-        CompletableFuture<Long> reader = CompletableFuture.supplyAsync(() -> mm.readLong(sh + PMD_SIZE + 12344));
+        CompletableFuture<Long> reader = supply(() -> mm.readLong(sh + PMD_SIZE + 12344));
         UffdMsg m = readMsg(u);
         assertEquals(sh + PMD_SIZE, m.address(), "huge page aligned");
         assertErrno(Errno.EINVAL, () -> u.copy(sh + PMD_SIZE, P, 0, PageSource.ZERO));
         assertEquals(PMD_SIZE, u.copy(sh + PMD_SIZE, PMD_SIZE, 0,
                 (i, pm, pfn) -> pm.putLong(pfn, 0, 1000 + i)));
-        assertEquals(0, reader.join(), "offset 12344 of sub-page 3 was never written");
+        assertEquals(0, result(reader), "offset 12344 of sub-page 3 was never written");
         assertEquals(1, f.cachedFolios(), "the copied page is in the page cache");
         for (int i = 0; i < HPAGE_PMD_NR; i += 97) {
             assertEquals(1000 + i, mm.readLong(alias + PMD_SIZE + i * P), "alias sees sub-page " + i);
@@ -184,10 +184,10 @@ class UffdMissingTest extends MmTestBase {
         long sh = mapShared(f);
         long alias = mapShared(f);
         assertEquals(0x13c, u.register(sh, 4 * P, REGISTER_MODE_MISSING));
-        CompletableFuture<Long> reader = CompletableFuture.supplyAsync(() -> mm.readLong(sh + 2 * P));
+        CompletableFuture<Long> reader = supply(() -> mm.readLong(sh + 2 * P));
         assertEquals(sh + 2 * P, readMsg(u).address());
         u.copy(sh + 2 * P, P, 0, PageSource.ofValue(9));
-        assertEquals(9, reader.join());
+        assertEquals(9, result(reader));
         assertEquals(9, mm.readLong(alias + 2 * P));
         assertErrno(Errno.ENOENT, () -> u.copy(alias + 2 * P, P, 0, PageSource.ZERO), "alias not registered");
         // retry_copy_page(): the same file offset through the (registered) alias is EEXIST

@@ -33,9 +33,9 @@ class UffdWpCowTest extends MmTestBase {
     private UserfaultfdCtx parentUffd;
 
     private MmStruct forkWithEvent() {
-        CompletableFuture<UffdMsg> consumer = CompletableFuture.supplyAsync(() -> readMsg(parentUffd));
+        CompletableFuture<UffdMsg> consumer = supply(() -> readMsg(parentUffd));
         MmStruct child = mm.fork();
-        assertEquals(UffdMsg.EVENT_FORK, consumer.join().event());
+        assertEquals(UffdMsg.EVENT_FORK, result(consumer).event());
         return child;
     }
 
@@ -82,9 +82,9 @@ class UffdWpCowTest extends MmTestBase {
         mm.writeLong(a, 11);
         parentUffd.register(a, 2 * P, REGISTER_MODE_WP);
         wpRange(parentUffd, a, P, true);
-        CompletableFuture<UffdMsg> consumer = CompletableFuture.supplyAsync(() -> readMsg(parentUffd));
+        CompletableFuture<UffdMsg> consumer = supply(() -> readMsg(parentUffd));
         MmStruct child = mm.fork();
-        UserfaultfdCtx childUffd = consumer.join().forkCtx();
+        UserfaultfdCtx childUffd = result(consumer).forkCtx();
         CompletableFuture<Void> w = async(() -> child.writeLong(a, 22));
         UffdMsg m = readMsg(childUffd);
         assertEquals(UffdMsg.PAGEFAULT_FLAG_WRITE | UffdMsg.PAGEFAULT_FLAG_WP, m.flags());

@@ -33,10 +33,10 @@ class UffdWpForkTest extends MmTestBase {
     /** pagemap_test_fork(): forks (with a thread consuming EVENT_FORK) and returns the child. */
     private MmStruct forkWithEvent(UserfaultfdCtx u, boolean withEvent) {
         CompletableFuture<UffdMsg> consumer = withEvent
-                ? CompletableFuture.supplyAsync(() -> readMsg(u)) : null;
+                ? supply(() -> readMsg(u)) : null;
         MmStruct child = mm.fork();
         if (consumer != null) {
-            UffdMsg m = consumer.join();
+            UffdMsg m = result(consumer);
             assertEquals(UffdMsg.EVENT_FORK, m.event());
             assertNotNull(m.forkCtx());
             assertEquals(child, m.forkCtx().mm());

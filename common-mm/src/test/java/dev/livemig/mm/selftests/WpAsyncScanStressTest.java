@@ -40,7 +40,7 @@ class WpAsyncScanStressTest extends MmTestBase {
     /** A small vector, so that every scan is a resume loop over walk_end. */
     private static final int VEC_LEN = 37;
 
-    enum Mem { ANON, SHMEM, THP }
+    enum Mem { ANON, SHMEM, THP, HUGETLB }
 
     private record Scan(long c, long d, int[] pages) {
     }
@@ -52,6 +52,7 @@ class WpAsyncScanStressTest extends MmTestBase {
             case ANON -> anon(PAGES);
             case SHMEM -> mapShared(shmemFile(PAGES));
             case THP -> thp(PAGES);
+            case HUGETLB -> mapShared(hugetlbFile(PAGES));
         };
     }
 
