@@ -2,6 +2,10 @@ package dev.livemig.mm;
 
 import dev.livemig.mm.hugetlb.HugetlbPool;
 import dev.livemig.mm.page.PhysMem;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -21,6 +25,7 @@ public final class Kernel implements AutoCloseable {
     private final boolean softDirty;
     final ReentrantLock ptl = new ReentrantLock();
     private int nextPid = 1;
+    private final Set<MmStruct> mms = new LinkedHashSet<>();
 
     /** The configuration the conformance corpus was recorded with. */
     public Kernel() {
@@ -87,12 +92,19 @@ public final class Kernel implements AutoCloseable {
     }
 
     /** A new, empty address space (execve of a fresh process). */
-    public MmStruct newMm() {
-        return new MmStruct(this, allocPid());
+    public synchronized MmStruct newMm() {
+        MmStruct mm = new MmStruct(this, nextPid++);
+        mms.add(mm);
+        return mm;
     }
 
-    synchronized int allocPid() {
-        return nextPid++;
+    /** The address spaces not yet torn down by {@link MmStruct#exit()} (for_each_process). */
+    public synchronized List<MmStruct> liveMms() {
+        return new ArrayList<>(mms);
+    }
+
+    synchronized void mmExited(MmStruct mm) {
+        mms.remove(mm);
     }
 
     @Override

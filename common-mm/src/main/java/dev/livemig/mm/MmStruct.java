@@ -6,6 +6,7 @@ import static dev.livemig.mm.MmConstants.PMD_SIZE;
 import dev.livemig.mm.fault.Fork;
 import dev.livemig.mm.fault.Memory;
 import dev.livemig.mm.fault.VmFault;
+import dev.livemig.mm.fault.Zap;
 import dev.livemig.mm.page.PhysMem;
 import dev.livemig.mm.pgtable.PageTable;
 import dev.livemig.mm.pgtable.Pte;
@@ -97,6 +98,30 @@ public final class MmStruct {
     /** fork(): a copy-on-write child address space. */
     public MmStruct fork() {
         return Fork.fork(this);
+    }
+
+    /**
+     * exit_mmap(): the last user is gone. Every mapping is zapped (markers too), the vmas
+     * leave their files' i_mmap and all page tables are freed, so the only frames left
+     * behind belong to page caches.
+     */
+    public void exit() {
+        mmapLock.writeLock().lock();
+        ptl.lock();
+        try {
+            for (Vma v : vmas.all()) {
+                Zap.zapRange(v, v.start, v.end, Zap.Details.TEARDOWN);
+                if (v.file != null) {
+                    v.file.removeMapping(v);
+                }
+                vmas.remove(v);
+            }
+            pgtable.freeAll();
+        } finally {
+            ptl.unlock();
+            mmapLock.writeLock().unlock();
+        }
+        kernel.mmExited(this);
     }
 
     /** userfaultfd(2): a new, uninitialised context (UFFDIO_API comes next). */

@@ -97,4 +97,31 @@ public final class PageTable {
     public long pteTableCount() {
         return pteTables;
     }
+
+    /** Visits one PMD table together with the address it starts at. */
+    @FunctionalInterface
+    public interface PmdTableVisitor {
+        void visit(long base, PmdTable t);
+    }
+
+    /** Visits every allocated PMD table, lowest address first (walk_page_range over all of it). */
+    public void forEachPmdTable(PmdTableVisitor v) {
+        for (int g = 0; g < PTRS_PER_TABLE; g++) {
+            Object[] pud = (Object[]) pgd[g];
+            if (pud == null) {
+                continue;
+            }
+            for (int u = 0; u < PTRS_PER_TABLE; u++) {
+                if (pud[u] != null) {
+                    v.visit(((long) g << PGDIR_SHIFT) | ((long) u << PUD_SHIFT), (PmdTable) pud[u]);
+                }
+            }
+        }
+    }
+
+    /** free_pgd_range() over the whole address space: drops every table (exit_mmap). */
+    public void freeAll() {
+        java.util.Arrays.fill(pgd, null);
+        pteTables = 0;
+    }
 }

@@ -108,7 +108,8 @@ public final class PagemapScan {
         this.mask = a.mask;
         this.anyof = a.anyof;
         this.returnMask = a.returnMask;
-        this.maxPages = a.maxPages == 0 ? Long.MAX_VALUE : a.maxPages;
+        // max_pages is a u64: 0 means no limit, and so does anything beyond 2^63 pages
+        this.maxPages = a.maxPages <= 0 ? Long.MAX_VALUE : a.maxPages;
         this.end = end;
         this.vecLen = a.vecLen;
         if (vecLen > 0) {
