@@ -185,13 +185,7 @@ public final class UserfaultfdCtx {
         mm.mmapLock().writeLock().lock();
         try {
             VmaTree tree = mm.vmas();
-            List<Vma> vmas = tree.range(start, end);
-            if (vmas.isEmpty()) {
-                throw new KernelException(Errno.EINVAL);
-            }
-            if (vmas.get(0).isHugetlb() && (start & (PMD_SIZE - 1)) != 0) {
-                throw new KernelException(Errno.EINVAL);
-            }
+            List<Vma> vmas = vmasToRegister(tree, start, end);
             boolean basic = false;
             for (Vma cur : vmas) {
                 if (!vmaCanUserfault(cur, vmFlags)) {
@@ -233,6 +227,21 @@ public final class UserfaultfdCtx {
         }
     }
 
+    /**
+     * The vmas of a (un)register range: there must be one, and a hugetlb vma at the start
+     * needs a huge-page-aligned start (the end is checked per vma by the callers).
+     */
+    private static List<Vma> vmasToRegister(VmaTree tree, long start, long end) {
+        List<Vma> vmas = tree.range(start, end);
+        if (vmas.isEmpty()) {
+            throw new KernelException(Errno.EINVAL);
+        }
+        if (vmas.get(0).isHugetlb() && (start & (PMD_SIZE - 1)) != 0) {
+            throw new KernelException(Errno.EINVAL);
+        }
+        return vmas;
+    }
+
     /** UFFDIO_UNREGISTER. */
     public void unregister(long start, long len) {
         checkInitialized();
@@ -241,13 +250,7 @@ public final class UserfaultfdCtx {
         mm.mmapLock().writeLock().lock();
         try {
             VmaTree tree = mm.vmas();
-            List<Vma> vmas = tree.range(start, end);
-            if (vmas.isEmpty()) {
-                throw new KernelException(Errno.EINVAL);
-            }
-            if (vmas.get(0).isHugetlb() && (start & (PMD_SIZE - 1)) != 0) {
-                throw new KernelException(Errno.EINVAL);
-            }
+            List<Vma> vmas = vmasToRegister(tree, start, end);
             for (Vma cur : vmas) {
                 if (cur.uffdCtx != null && cur.uffdCtx != this) {
                     throw new KernelException(Errno.EINVAL);
