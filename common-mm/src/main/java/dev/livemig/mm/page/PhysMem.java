@@ -96,7 +96,16 @@ public final class PhysMem implements AutoCloseable {
      * Allocates a zeroed folio of {@code order} (0 or 9) with refcount 1, or returns -1
      * when the configured memory limit is reached (the caller turns that into OOM/ENOMEM).
      */
-    public synchronized long allocFolio(int order, long flags) {
+    public long allocFolio(int order, long flags) {
+        return allocFolio(order, flags, true);
+    }
+
+    /**
+     * Like {@link #allocFolio(int, long)}; {@code zero} is __GFP_ZERO. Without it the frames
+     * keep stale bytes, which only a caller that overwrites every byte may accept
+     * (UFFDIO_COPY, like mfill_atomic_pte_copy()).
+     */
+    public synchronized long allocFolio(int order, long flags, boolean zero) {
         if (closed) {
             throw new IllegalStateException("physical memory released");
         }
@@ -113,10 +122,14 @@ public final class PhysMem implements AutoCloseable {
                 }
             }
             pfn = freeSmall[--freeSmallTop];
-            UNSAFE.setMemory(address(pfn), MmConstants.PAGE_SIZE, (byte) 0);
+            if (zero) {
+                UNSAFE.setMemory(address(pfn), MmConstants.PAGE_SIZE, (byte) 0);
+            }
         } else if (order == MmConstants.HPAGE_PMD_ORDER) {
             pfn = freeBlocksTop > 0 ? freeBlocks[--freeBlocksTop] : newChunk();
-            UNSAFE.setMemory(address(pfn), CHUNK_BYTES, (byte) 0);
+            if (zero) {
+                UNSAFE.setMemory(address(pfn), CHUNK_BYTES, (byte) 0);
+            }
         } else {
             throw new IllegalArgumentException("unsupported folio order " + order);
         }
