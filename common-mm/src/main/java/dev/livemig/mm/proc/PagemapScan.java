@@ -393,24 +393,48 @@ public final class PagemapScan {
      */
     private static int nextUnprotected(long[] tbl, int from, int to) {
         int i = from;
-        while (i < to) {
-            if (i + 8 <= to && Pte.uffdWp(tbl[i] & tbl[i + 1] & tbl[i + 2] & tbl[i + 3]
+        for (; i + 8 <= to; i += 8) {
+            if (!Pte.uffdWp(tbl[i] & tbl[i + 1] & tbl[i + 2] & tbl[i + 3]
                     & tbl[i + 4] & tbl[i + 5] & tbl[i + 6] & tbl[i + 7])) {
-                i += 8;
-            } else if (protectedPte(tbl[i])) {
-                i++;
-            } else {
+                for (int j = i; j < i + 8; j++) {
+                    if (!protectedPte(tbl[j])) {
+                        return j;
+                    }
+                }
+            }
+        }
+        for (; i < to; i++) {
+            if (!protectedPte(tbl[i])) {
                 return i;
             }
         }
         return to;
     }
 
-    /** The first index in {@code [from, to)} whose entry is uffd-wp protected, or {@code to}. */
+    /**
+     * The first index in {@code [from, to)} whose entry is uffd-wp protected, or {@code to}.
+     * Eight accessible entries none of which has {@link Pte#UFFD_WP} are unprotected: the
+     * common case of a scan after many writes.
+     */
     private static int nextProtected(long[] tbl, int from, int to) {
         int i = from;
-        while (i < to && !protectedPte(tbl[i])) {
-            i++;
+        for (; i + 8 <= to; i += 8) {
+            long a0 = tbl[i], a1 = tbl[i + 1], a2 = tbl[i + 2], a3 = tbl[i + 3];
+            long a4 = tbl[i + 4], a5 = tbl[i + 5], a6 = tbl[i + 6], a7 = tbl[i + 7];
+            long all = a0 & a1 & a2 & a3 & a4 & a5 & a6 & a7;
+            long any = a0 | a1 | a2 | a3 | a4 | a5 | a6 | a7;
+            if (!Pte.accessible(all) || Pte.uffdWp(any)) {
+                for (int j = i; j < i + 8; j++) {
+                    if (protectedPte(tbl[j])) {
+                        return j;
+                    }
+                }
+            }
+        }
+        for (; i < to; i++) {
+            if (protectedPte(tbl[i])) {
+                return i;
+            }
         }
         return i;
     }
