@@ -31,7 +31,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 public class WpAsyncFirstWrite {
-    static final int PAGES = 4096;
+    static final int PAGES = 16384;
 
     Guest guest;
 
