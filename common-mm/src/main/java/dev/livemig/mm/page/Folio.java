@@ -83,6 +83,9 @@ public final class Folio {
         long m;
         do {
             m = pm.meta(pfn);
+            if ((m & flag) == flag) {
+                return; // no atomic write when nothing changes (a reused exclusive page)
+            }
         } while (!pm.casMeta(pfn, m, m | flag));
     }
 

@@ -25,6 +25,8 @@ public final class PhysMem implements AutoCloseable {
     private static final VarHandle META = MethodHandles.arrayElementVarHandle(long[].class);
     static final int CHUNK_PAGES = MmConstants.HPAGE_PMD_NR;
     static final long CHUNK_BYTES = CHUNK_PAGES * MmConstants.PAGE_SIZE;
+    /** HotSpot with compressed oops (the default for heaps under 32 GiB): a reference is 4 bytes. */
+    public static final int JAVA_REF = 4;
 
     private long[] chunkBase = new long[16];
     private long[][] meta = new long[16][];
@@ -51,9 +53,11 @@ public final class PhysMem implements AutoCloseable {
     public PhysMem(long limitPages) {
         this.limitPages = limitPages;
         this.hugeZeroPfn = newChunk();
+        UNSAFE.setMemory(address(hugeZeroPfn), CHUNK_BYTES, (byte) 0);
         Folio.init(this, hugeZeroPfn, Folio.ZERO, MmConstants.HPAGE_PMD_ORDER);
         long zc = newChunk();
         this.zeroPfn = zc;
+        clearFrame(zeroPfn);
         Folio.init(this, zeroPfn, Folio.ZERO, 0);
         for (int i = CHUNK_PAGES - 1; i >= 1; i--) {
             pushSmall((int) (zc + i));
@@ -78,8 +82,8 @@ public final class PhysMem implements AutoCloseable {
             chunkBase = Arrays.copyOf(chunkBase, chunks * 2);
             meta = Arrays.copyOf(meta, chunks * 2);
         }
+        // not zeroed here: every allocation zeroes what it hands out (or is overwritten whole)
         long base = UNSAFE.allocateMemory(CHUNK_BYTES);
-        UNSAFE.setMemory(base, CHUNK_BYTES, (byte) 0);
         chunkBase[chunks] = base;
         meta[chunks] = new long[CHUNK_PAGES];
         return (long) (chunks++) * CHUNK_PAGES;
@@ -96,7 +100,16 @@ public final class PhysMem implements AutoCloseable {
      * Allocates a zeroed folio of {@code order} (0 or 9) with refcount 1, or returns -1
      * when the configured memory limit is reached (the caller turns that into OOM/ENOMEM).
      */
-    public synchronized long allocFolio(int order, long flags) {
+    public long allocFolio(int order, long flags) {
+        return allocFolio(order, flags, true);
+    }
+
+    /**
+     * Like {@link #allocFolio(int, long)}; {@code zero} is __GFP_ZERO. Without it the frames
+     * keep stale bytes, which only a caller that overwrites every byte may accept
+     * (UFFDIO_COPY, like mfill_atomic_pte_copy()).
+     */
+    public synchronized long allocFolio(int order, long flags, boolean zero) {
         if (closed) {
             throw new IllegalStateException("physical memory released");
         }
@@ -113,10 +126,14 @@ public final class PhysMem implements AutoCloseable {
                 }
             }
             pfn = freeSmall[--freeSmallTop];
-            UNSAFE.setMemory(address(pfn), MmConstants.PAGE_SIZE, (byte) 0);
+            if (zero) {
+                UNSAFE.setMemory(address(pfn), MmConstants.PAGE_SIZE, (byte) 0);
+            }
         } else if (order == MmConstants.HPAGE_PMD_ORDER) {
             pfn = freeBlocksTop > 0 ? freeBlocks[--freeBlocksTop] : newChunk();
-            UNSAFE.setMemory(address(pfn), CHUNK_BYTES, (byte) 0);
+            if (zero) {
+                UNSAFE.setMemory(address(pfn), CHUNK_BYTES, (byte) 0);
+            }
         } else {
             throw new IllegalArgumentException("unsupported folio order " + order);
         }
@@ -153,6 +170,21 @@ public final class PhysMem implements AutoCloseable {
     /** Frames currently allocated to folios (the zero pages excluded). */
     public synchronized long allocatedPages() {
         return allocatedPages;
+    }
+
+    /**
+     * Java heap bytes of this physical memory's metadata: the struct page words (one long
+     * per frame) and the chunk and free-list arrays. The frames themselves are off-heap.
+     */
+    public synchronized long heapBytes() {
+        return chunks * arrayBytes(CHUNK_PAGES, 8) + arrayBytes(chunkBase.length, 8)
+                + arrayBytes(meta.length, JAVA_REF) + arrayBytes(freeSmall.length, 4)
+                + arrayBytes(freeBlocks.length, 4);
+    }
+
+    /** Heap size of a Java array: a 16-byte header, then the elements, padded to 8 bytes. */
+    public static long arrayBytes(long length, int elementBytes) {
+        return (16 + length * elementBytes + 7) & ~7L;
     }
 
     /** Bytes of off-heap memory reserved for frames. */

@@ -5,6 +5,8 @@ import static dev.livemig.mm.MmConstants.PMD_SHIFT;
 import static dev.livemig.mm.MmConstants.PTRS_PER_TABLE;
 import static dev.livemig.mm.MmConstants.PUD_SHIFT;
 
+import dev.livemig.mm.page.PhysMem;
+
 /**
  * Mirrors mm/pgtable-generic.c and include/linux/pgtable.h: the four-level page table of
  * one address space. The PGD and PUD levels are arrays of references; the PMD level is a
@@ -12,8 +14,12 @@ import static dev.livemig.mm.MmConstants.PUD_SHIFT;
  * described in {@link Pte}. Callers hold the page-table lock.
  */
 public final class PageTable {
+    /** A {@link PmdTable} object without its arrays: 12-byte header, two references, an int. */
+    private static final int PMD_TABLE_OBJECT_BYTES = 24;
     private final Object[] pgd = new Object[PTRS_PER_TABLE];
     private long pteTables;
+    private long pudTables;
+    private long pmdTables;
 
     private static int pgdIndex(long addr) {
         return (int) (addr >>> PGDIR_SHIFT) & (PTRS_PER_TABLE - 1);
@@ -32,11 +38,13 @@ public final class PageTable {
             }
             pud = new Object[PTRS_PER_TABLE];
             pgd[pgdIndex(addr)] = pud;
+            pudTables++;
         }
         PmdTable pmd = (PmdTable) pud[pudIndex(addr)];
         if (pmd == null && alloc) {
             pmd = new PmdTable();
             pud[pudIndex(addr)] = pmd;
+            pmdTables++;
         }
         return pmd;
     }
@@ -123,5 +131,19 @@ public final class PageTable {
     public void freeAll() {
         java.util.Arrays.fill(pgd, null);
         pteTables = 0;
+        pmdTables = 0;
+        pudTables = 0;
+    }
+
+    /**
+     * Java heap bytes of the table arrays (the simulator's VmPTE): the PGD and PUD
+     * reference arrays, each {@link PmdTable} (object, entry array, PTE-table references)
+     * and each {@code long[512]} PTE table.
+     */
+    public long heapBytes() {
+        long refTable = PhysMem.arrayBytes(PTRS_PER_TABLE, PhysMem.JAVA_REF);
+        long entryTable = PhysMem.arrayBytes(PTRS_PER_TABLE, 8);
+        long pmdTable = PMD_TABLE_OBJECT_BYTES + entryTable + refTable;
+        return (1 + pudTables) * refTable + pmdTables * pmdTable + pteTables * entryTable;
     }
 }

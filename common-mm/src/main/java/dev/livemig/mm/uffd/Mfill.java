@@ -115,7 +115,7 @@ public final class Mfill {
         }
         if (!vma.isShared()) {
             if (kind == Kind.COPY) {
-                long pfn = pm.allocFolio(0, 0);
+                long pfn = pm.allocFolio(0, 0, !src.fillsPage());
                 if (pfn < 0) {
                     return -Errno.ENOMEM.value();
                 }
@@ -142,7 +142,7 @@ public final class Mfill {
         if (pgoff >= f.sizePages()) {
             return -Errno.EFAULT.value();
         }
-        long pfn = pm.allocFolio(0, 0);
+        long pfn = pm.allocFolio(0, 0, kind != Kind.COPY || !src.fillsPage());
         if (pfn < 0) {
             return -Errno.ENOMEM.value();
         }

@@ -8,6 +8,11 @@ public interface PageSource {
     /** Copies source page {@code index} (4 KiB pages from the start of the copy) into frame {@code pfn}. */
     void copyTo(long index, PhysMem pm, long pfn);
 
+    /** Whether {@link #copyTo} writes all 4096 bytes, so the frame need not be zeroed first. */
+    default boolean fillsPage() {
+        return false;
+    }
+
     PageSource ZERO = (index, pm, pfn) -> { };
 
     /** Pages holding {@code value} as a 64-bit word at offset 0 and zeros elsewhere. */
@@ -17,6 +22,16 @@ public interface PageSource {
 
     /** Pages taken from a byte array, 4 KiB each, starting at {@code offset}. */
     static PageSource ofBytes(byte[] data, int offset) {
-        return (index, pm, pfn) -> pm.writeFrame(pfn, data, offset + (int) (index << 12));
+        return new PageSource() {
+            @Override
+            public void copyTo(long index, PhysMem pm, long pfn) {
+                pm.writeFrame(pfn, data, offset + (int) (index << 12));
+            }
+
+            @Override
+            public boolean fillsPage() {
+                return true;
+            }
+        };
     }
 }
