@@ -367,13 +367,18 @@ public final class Guest implements AutoCloseable {
         return layout.vcpuCount();
     }
 
-    /** Stops the vCPU threads for good. */
-    @Override
-    public void close() {
+    /** Asks the vCPU threads to stop for good, without waiting (a vCPU asleep in a fault stops once woken). */
+    public void stop() {
         synchronized (runLock) {
             stopped = true;
             runLock.notifyAll();
         }
+    }
+
+    /** Stops the vCPU threads for good and waits for them. */
+    @Override
+    public void close() {
+        stop();
         for (Thread t : threads) {
             try {
                 t.join(2000);

@@ -358,15 +358,19 @@ public final class IncomingMigration implements PageChannel {
         teardown();
     }
 
+    /** Stops the guest: vCPUs first, then the uffd (which wakes any asleep in a fault), then the monitor. */
     private void teardown() {
-        if (faults != null) {
-            faults.stop();
+        if (guest != null) {
+            guest.stop();
+        }
+        if (ctx != null) {
+            ctx.close();
         }
         if (guest != null) {
             guest.close();
         }
-        if (ctx != null) {
-            ctx.close();
+        if (faults != null) {
+            faults.stop();
         }
     }
 
