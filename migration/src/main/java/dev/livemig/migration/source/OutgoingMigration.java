@@ -246,7 +246,7 @@ public final class OutgoingMigration {
         pointOfNoReturn = true;
         PostcopyCompletion done = new PostcopyCompletion();
         MessageSink<PostcopySourceMessage> priority = channel.postcopy(done);
-        pageServer = new PostcopyPageServer(guest, needed, priority);
+        pageServer = new PostcopyPageServer(guest, needed, sender.sentOnce, priority);
         done.server = pageServer;
         synchronized (priority) {
             priority.onNext(new PostcopyStart(id));
@@ -461,7 +461,6 @@ public final class OutgoingMigration {
             bytes += srv.priorityBytes.get();
             lat = srv.requestLatency.summary();
             faults = srv.requests.get();
-            transferred += srv.priorityPages.get();
         }
         return new MigrationStats(p.mode(), elapsedMs(), setupMs, downtimeSourceMs, downtimeTargetMs, 0,
                 predictedDowntimeMs, rounds.size(), transferred, ps == null ? 0 : ps.duplicatedPages,

@@ -27,16 +27,19 @@ final class PostcopyPageServer {
     private final Guest guest;
     private final GuestLayout layout;
     private final PageBitmap needed;
+    private final PageBitmap sentOnce;
     private final MessageSink<PostcopySourceMessage> priority;
     final LatencyRecorder requestLatency = new LatencyRecorder();
     final AtomicLong requests = new AtomicLong();
     final AtomicLong priorityBytes = new AtomicLong();
     final AtomicLong priorityPages = new AtomicLong();
 
-    PostcopyPageServer(Guest guest, PageBitmap needed, MessageSink<PostcopySourceMessage> priority) {
+    PostcopyPageServer(Guest guest, PageBitmap needed, PageBitmap sentOnce,
+                       MessageSink<PostcopySourceMessage> priority) {
         this.guest = guest;
         this.layout = guest.layout();
         this.needed = needed;
+        this.sentOnce = sentOnce;
         this.priority = priority;
     }
 
@@ -48,6 +51,7 @@ final class PostcopyPageServer {
             return;
         }
         needed.clear(page);
+        sentOnce.set(page);
         int size = (int) layout.pageSize(page);
         long addr = layout.pageAddress(page);
         byte[] buf = new byte[size];

@@ -57,13 +57,13 @@ public abstract class AbstractMigrationE2ETest {
     protected abstract PageChannel connect(IncomingMigration target);
 
     @BeforeEach
-    void kernels() {
+    protected void kernels() {
         sourceKernel = new Kernel(new Kernel.Config().softDirty(true));
         targetKernel = new Kernel(new Kernel.Config().softDirty(true));
     }
 
     @AfterEach
-    void tearDown() {
+    protected void tearDown() {
         if (source != null) {
             source.close();
         }
