@@ -50,16 +50,21 @@ final class PostcopyPageServer {
         if (page < 0) {
             return;
         }
-        needed.clear(page);
-        sentOnce.set(page);
         int size = (int) layout.pageSize(page);
         long addr = layout.pageAddress(page);
         byte[] buf = new byte[size];
-        boolean zero = !PageChecksums.present(guest.mm(), addr) || PageChecksums.read(guest.mm(), addr, size, buf);
-        int flags = PageTransfer.PAGE_FLAG_WRITE_PROTECT | (zero ? PageTransfer.PAGE_FLAG_ZERO : 0);
-        int crc = zero ? PageTransfer.zeroCrc(size) : PageTransfer.crc32c(buf, 0, size);
-        PageData d = new PageData(r.requestId(), addr, flags, crc, size, zero ? new byte[0] : buf);
+        PageData d;
+        // Claim, read and send as one step against "done": a page claimed here must reach
+        // the priority stream before PostcopySourceDone, or the target would take its
+        // absence for a page the source never had.
         synchronized (priority) {
+            needed.clear(page);
+            sentOnce.set(page);
+            boolean zero = !PageChecksums.present(guest.mm(), addr)
+                    || PageChecksums.read(guest.mm(), addr, size, buf);
+            int flags = PageTransfer.PAGE_FLAG_WRITE_PROTECT | (zero ? PageTransfer.PAGE_FLAG_ZERO : 0);
+            int crc = zero ? PageTransfer.zeroCrc(size) : PageTransfer.crc32c(buf, 0, size);
+            d = new PageData(r.requestId(), addr, flags, crc, size, zero ? new byte[0] : buf);
             priority.onNext(d);
         }
         priorityPages.incrementAndGet();

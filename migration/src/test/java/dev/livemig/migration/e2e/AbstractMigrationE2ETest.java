@@ -334,7 +334,7 @@ public abstract class AbstractMigrationE2ETest {
                 .withBandwidthLimitBytesPerS(4 * MIB), false);
         m.start();
         waitUntil(() -> m.state() == MigrationState.ACTIVE, "ACTIVE");
-        Thread.sleep(100); // round 0 of ~20 MiB at 4 MiB/s is under way
+        waitUntil(() -> m.stats().bytesSent() > 0, "round 0 under way"); // ~17 MiB at 4 MiB/s: seconds
         assertEquals(MigrationState.CANCELLED, m.cancel("operator"));
         assertTrue(m.rounds().isEmpty(), "round 0 did not finish");
         assertSourceIntact(m);
