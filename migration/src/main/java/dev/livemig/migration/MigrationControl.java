@@ -165,6 +165,20 @@ public final class MigrationControl {
                                 List<StateChange> stateChanges, String error, long startUnixMs) {
     }
 
+    /** livemig.v1.DirtyRatePeriod. */
+    public record DirtyRatePeriod(long startMs, long durationMs, long dirtyPages, double dirtyRatePagesPerS) {
+    }
+
+    /** livemig.v1.RegionDirtyRate. */
+    public record RegionDirtyRate(String regionName, long dirtyPages, double dirtyRatePagesPerS) {
+    }
+
+    /** livemig.v1.DirtyRateResult (QEMU's calc-dirty-rate, with an exact tracker). */
+    public record DirtyRateResult(String guestId, DirtyTrackerKind tracker, long durationMs, long dirtyPages,
+                                  double dirtyRatePagesPerS, double dirtyRateBytesPerS, long scanNs,
+                                  List<DirtyRatePeriod> periods, List<RegionDirtyRate> regions) {
+    }
+
     /** livemig.v1.ProgressEvent payloads, for Watch. */
     public interface ProgressListener {
         default void onRound(RoundRecord round) {

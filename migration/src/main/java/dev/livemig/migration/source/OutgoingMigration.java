@@ -141,7 +141,7 @@ public final class OutgoingMigration {
                 return;
             }
             r.run();
-        } catch (MigrationCancelledException e) {
+        } catch (PageSender.Cancelled e) {
             // cancel() tears down once it holds the lock
         } catch (RuntimeException e) {
             fail(e.toString());
@@ -194,7 +194,7 @@ public final class OutgoingMigration {
 
     private void checkCancel() {
         if (cancelRequested && !pointOfNoReturn) {
-            throw new MigrationCancelledException();
+            throw new PageSender.Cancelled();
         }
     }
 

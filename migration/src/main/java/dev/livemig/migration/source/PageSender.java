@@ -61,6 +61,13 @@ final class PageSender {
         this.crcs = new int[batchPages];
     }
 
+    /** Unwinds a migration step when a cancel was requested (checked between batches). */
+    static final class Cancelled extends RuntimeException {
+        Cancelled() {
+            super("migration cancelled", null, false, false);
+        }
+    }
+
     /** Counts of one {@link #sendPages} call. */
     record Transfer(long pages, long zeroPages, long bytes, long nanos) {
     }
@@ -78,7 +85,7 @@ final class PageSender {
         boolean[] present = PageChecksums.presentPages(guest.mm(), layout);
         for (int p = pages.nextSet(0); p >= 0; p = pages.nextSet(p + 1)) {
             if (cancelled.getAsBoolean()) {
-                throw new MigrationCancelledException();
+                throw new Cancelled();
             }
             if (!pages.clear(p)) {
                 continue; // claimed meanwhile (a post-copy priority answer sent it)
@@ -163,7 +170,7 @@ final class PageSender {
         long due = streamStartNanos + (long) ((totalBytes - totalBytesAtReset + bytes) * 1e9 / bandwidthLimit);
         while (due > now) {
             if (cancelled.getAsBoolean()) {
-                throw new MigrationCancelledException();
+                throw new Cancelled();
             }
             LockSupport.parkNanos(Math.min(due - now, 5_000_000L));
             now = System.nanoTime();

@@ -30,6 +30,7 @@ final class PrecopyEngine {
     private final long migrationStartNanos;
     final PageBitmap dirty;
     private WriteLog.Score score = WriteLog.Score.NONE;
+    private WriteLog.Score lastScore = WriteLog.Score.NONE;
     private double bandwidthBytesPerS;
     private double lastPredictedMs = Double.POSITIVE_INFINITY;
     private int rounds;
@@ -66,8 +67,6 @@ final class PrecopyEngine {
         dirty.or(reported);
         return reported.cardinality();
     }
-
-    private WriteLog.Score lastScore = WriteLog.Score.NONE;
 
     /** One round: send the dirty set, scan, decide. */
     RoundRecord round() {
