@@ -24,13 +24,18 @@ import java.util.Locale;
  * </ul>
  */
 final class Convergence {
-    private final MigrationParameters p;
+    private volatile MigrationParameters p;
     private long previousRemaining = -1;
     private int throttlePercent;
     private boolean dirtyLimited;
 
     Convergence(MigrationParameters p) {
         this.p = p;
+    }
+
+    /** SetParameters on a running migration: later decisions use {@code next}. */
+    void update(MigrationParameters next) {
+        p = next;
     }
 
     /** What to do, why, and the throttle for the next round. */
@@ -50,6 +55,7 @@ final class Convergence {
 
     /** Decides after round {@code round} (0-based) left {@code remainingPages} dirty. */
     Decision decide(int round, long remainingPages, double predictedMs) {
+        MigrationParameters p = this.p;
         long prev = previousRemaining;
         previousRemaining = remainingPages;
         int roundsDone = round + 1;
@@ -108,6 +114,7 @@ final class Convergence {
     }
 
     private Decision decision(RoundDecision d, String reason) {
+        MigrationParameters p = this.p;
         return new Decision(d, reason, throttlePercent, dirtyLimited ? p.dirtyLimitPagesPerS() : 0);
     }
 

@@ -59,7 +59,7 @@ public final class OutgoingMigration {
     private final String targetAddress;
     private final Guest guest;
     private final PageChannel channel;
-    private final MigrationParameters p;
+    private volatile MigrationParameters p;
     private final ReentrantLock step = new ReentrantLock();
     private final List<ProgressListener> listeners = new CopyOnWriteArrayList<>();
     private final List<RoundRecord> rounds = new CopyOnWriteArrayList<>();
@@ -447,6 +447,36 @@ public final class OutgoingMigration {
 
     public MigrationParameters parameters() {
         return p;
+    }
+
+    /**
+     * SetParameters on this migration: the tunables (downtime and bandwidth limits, max
+     * rounds, switchover policy, throttling, post-copy trigger) apply from the next
+     * decision or batch on. Mode, tracker and manual rounds cannot change
+     * (IllegalArgumentException, the service's INVALID_ARGUMENT). Returns the parameters
+     * now in force.
+     */
+    public MigrationParameters setParameters(MigrationParameters next) {
+        MigrationParameters n = next.withDefaults();
+        MigrationParameters cur = p;
+        if (n.mode() != cur.mode() || n.tracker() != cur.tracker() || n.manualRounds() != cur.manualRounds()) {
+            throw new IllegalArgumentException("INVALID_ARGUMENT: mode, tracker and manual_rounds are fixed "
+                    + "once a migration started");
+        }
+        step.lock();
+        try {
+            p = n;
+            if (precopy != null) {
+                precopy.updateParameters(n);
+            }
+            if (sender != null) {
+                sender.setBandwidthLimit(n.bandwidthLimitBytesPerS());
+                sender.resetPacing();
+            }
+            return n;
+        } finally {
+            step.unlock();
+        }
     }
 
     public MigrationStats stats() {

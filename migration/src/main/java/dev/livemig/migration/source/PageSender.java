@@ -24,7 +24,7 @@ final class PageSender {
     private final GuestLayout layout;
     private final MessageSink<PageBatch> sink;
     private final int batchPages;
-    private final long bandwidthLimit;
+    private volatile long bandwidthLimit;
     private final BooleanSupplier cancelled;
     /** Pages the target has received at least once (for RESENT and duplicate counts). */
     final PageBitmap sentOnce;
@@ -158,8 +158,14 @@ final class PageSender {
         totalBytes += b.wireBytes();
     }
 
+    /** max-bandwidth changed while running (0: unlimited); pacing restarts from now. */
+    void setBandwidthLimit(long bytesPerS) {
+        bandwidthLimit = bytesPerS;
+    }
+
     /** max-bandwidth: the stream may not get ahead of limit * elapsed time. */
     private void pace(long bytes) {
+        long bandwidthLimit = this.bandwidthLimit;
         if (bandwidthLimit <= 0) {
             return;
         }

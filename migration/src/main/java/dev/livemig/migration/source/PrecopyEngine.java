@@ -126,6 +126,10 @@ final class PrecopyEngine {
                 lastScore.falseNegativePages());
     }
 
+    void updateParameters(MigrationParameters next) {
+        convergence.update(next);
+    }
+
     WriteLog.Score score() {
         return score;
     }

@@ -278,6 +278,26 @@ public abstract class AbstractMigrationE2ETest {
         assertTrue(rounds.get(rounds.size() - 1).throttlePercent() > 0);
     }
 
+    @Test
+    void setParameters_raisingTheDowntimeLimitLetsTheNextRoundSwitchOver() throws Exception {
+        OutgoingMigration m = newMigration(mixedGuest().build(), MigrationParameters.of(MigrationMode.PRECOPY)
+                .withManualRounds(true).withDowntimeLimitMs(1).withVerifyPages(true)
+                .withBandwidthLimitBytesPerS(64 * MIB).withSwitchoverPolicy(
+                        dev.livemig.migration.MigrationControl.SwitchoverPolicy.WAIT), false);
+        m.start();
+        RoundRecord r0 = m.runRound();
+        assertEquals(RoundDecision.CONTINUE, r0.decision(), r0::reason);
+        assertThrows(IllegalArgumentException.class,
+                () -> m.setParameters(m.parameters().withTracker(DirtyTrackerKind.SOFT_DIRTY)));
+        MigrationParameters now = m.setParameters(m.parameters().withDowntimeLimitMs(60_000));
+        assertEquals(60_000, now.downtimeLimitMs());
+        RoundRecord r1 = m.runRound();
+        assertEquals(RoundDecision.SWITCHOVER, r1.decision(), r1::reason);
+        assertTrue(r1.reason().contains("limit 60000 ms"), r1.reason());
+        assertEquals(MigrationState.COMPLETED, m.awaitFinal(TIMEOUT_MS));
+        assertMigratedFaithfully(m);
+    }
+
     // ---- cancel --------------------------------------------------------------------------
 
     /** After a cancel the source guest runs on, untracked, with every page as it was. */
