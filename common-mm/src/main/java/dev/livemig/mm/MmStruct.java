@@ -71,6 +71,14 @@ public final class MmStruct {
         return addr;
     }
 
+    /** Keeps later get_unmapped_area() calls clear of a MAP_FIXED mapping. */
+    public void reserveArea(long addr, long len) {
+        long next = (addr + len + 2 * PMD_SIZE - 1) & ~(PMD_SIZE - 1);
+        if (next > mmapNext) {
+            mmapNext = next;
+        }
+    }
+
     /** The child inherits the address allocator so that its layout matches. */
     public void copyLayoutFrom(MmStruct parent) {
         this.mmapNext = parent.mmapNext;
@@ -81,6 +89,12 @@ public final class MmStruct {
     public long mmap(long len, int prot, boolean shared, dev.livemig.mm.page.AddressSpace file, long pgoff,
                      long extraFlags) {
         return Mmap.mmap(this, len, prot, shared, file, pgoff, extraFlags);
+    }
+
+    /** mmap(addr, ..., MAP_FIXED_NOREPLACE). */
+    public long mmapFixedNoreplace(long addr, long len, int prot, boolean shared,
+                                   dev.livemig.mm.page.AddressSpace file, long pgoff, long extraFlags) {
+        return Mmap.mmapFixedNoreplace(this, addr, len, prot, shared, file, pgoff, extraFlags);
     }
 
     public void munmap(long addr, long len) {

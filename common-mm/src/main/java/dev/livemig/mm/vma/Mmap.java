@@ -43,6 +43,23 @@ public final class Mmap {
     /** mmap(): maps {@code len} bytes; {@code file == null} is private anonymous memory. */
     public static long mmap(MmStruct mm, long len, int prot, boolean shared, AddressSpace file, long pgoff,
                             long extraFlags) {
+        return doMmap(mm, -1, len, prot, shared, file, pgoff, extraFlags);
+    }
+
+    /**
+     * mmap(addr, MAP_FIXED_NOREPLACE): maps exactly at {@code addr}, EEXIST if any vma is
+     * in the way. A migration target uses it to rebuild the source's layout.
+     */
+    public static long mmapFixedNoreplace(MmStruct mm, long addr, long len, int prot, boolean shared,
+                                          AddressSpace file, long pgoff, long extraFlags) {
+        if ((addr & (PAGE_SIZE - 1)) != 0 || addr <= 0 || addr + len > TASK_SIZE) {
+            throw new KernelException(Errno.EINVAL);
+        }
+        return doMmap(mm, addr, len, prot, shared, file, pgoff, extraFlags);
+    }
+
+    private static long doMmap(MmStruct mm, long fixedAddr, long len, int prot, boolean shared, AddressSpace file,
+                               long pgoff, long extraFlags) {
         if (len <= 0 || (len & (PAGE_SIZE - 1)) != 0 || len > TASK_SIZE) {
             throw new KernelException(Errno.EINVAL);
         }
@@ -61,7 +78,19 @@ public final class Mmap {
         }
         mm.mmapLock().writeLock().lock();
         try {
-            long addr = mm.allocArea(len);
+            long addr;
+            if (fixedAddr < 0) {
+                addr = mm.allocArea(len);
+            } else {
+                if (file != null && file.isHugetlb() && (fixedAddr & (PMD_SIZE - 1)) != 0) {
+                    throw new KernelException(Errno.EINVAL);
+                }
+                if (!mm.vmas().range(fixedAddr, fixedAddr + len).isEmpty()) {
+                    throw new KernelException(Errno.EEXIST);
+                }
+                addr = fixedAddr;
+                mm.reserveArea(addr, len);
+            }
             Vma vma = new Vma(mm, addr, addr + len, flags, file == null ? addr >>> 12 : pgoff, file);
             mm.vmas().insert(vma);
             if (file != null) {

@@ -1,0 +1,190 @@
+package dev.livemig.migration;
+
+import java.util.List;
+
+/**
+ * The control-plane data model, one type per message or enum of
+ * {@code livemig/v1/migration_control.proto} (guest specs live in
+ * {@code guest.GuestSpec}): a gRPC adapter maps each field by name. Units are in the
+ * names, as in the proto; enum constants drop the proto's type prefix and its
+ * UNSPECIFIED value (null stands for "engine default" where the proto allows it).
+ */
+public final class MigrationControl {
+    private MigrationControl() {
+    }
+
+    /** livemig.v1.MigrationMode. */
+    public enum MigrationMode { PRECOPY, POSTCOPY, HYBRID }
+
+    /** livemig.v1.DirtyTrackerKind. */
+    public enum DirtyTrackerKind { WP_ASYNC, UFFD_WP_SYNC, SOFT_DIRTY }
+
+    /** livemig.v1.SwitchoverPolicy. */
+    public enum SwitchoverPolicy { WAIT, FORCE, AUTO_CONVERGE, DIRTY_LIMIT, POSTCOPY }
+
+    /** livemig.v1.MigrationState, in QEMU's order. */
+    public enum MigrationState {
+        SETUP, ACTIVE, POSTCOPY_ACTIVE, COMPLETED, FAILED, CANCELLED;
+
+        public boolean isFinal() {
+            return this == COMPLETED || this == FAILED || this == CANCELLED;
+        }
+    }
+
+    /** livemig.v1.RoundDecision. */
+    public enum RoundDecision { CONTINUE, THROTTLE, SWITCHOVER, POSTCOPY, FAIL }
+
+    /**
+     * livemig.v1.MigrationParameters. Zero means "engine default" as in the proto;
+     * {@link #withDefaults()} fills the defaults in.
+     */
+    public record MigrationParameters(MigrationMode mode, long downtimeLimitMs, long bandwidthLimitBytesPerS,
+                                      int maxRounds, DirtyTrackerKind tracker, SwitchoverPolicy switchoverPolicy,
+                                      int throttleInitialPercent, int throttleIncrementPercent,
+                                      long dirtyLimitPagesPerS, int postcopyAfterRounds, boolean manualRounds,
+                                      int batchPages, boolean verifyPages) {
+        public static final long DEFAULT_DOWNTIME_LIMIT_MS = 300;
+        public static final int DEFAULT_MAX_ROUNDS = 30;
+        public static final int DEFAULT_BATCH_PAGES = 256;
+
+        public static MigrationParameters of(MigrationMode mode) {
+            return new MigrationParameters(mode, 0, 0, 0, null, null, 0, 0, 0, 0, false, 0, false).withDefaults();
+        }
+
+        /** The parameters in force: every unset field replaced by its default. */
+        public MigrationParameters withDefaults() {
+            MigrationMode m = mode == null ? MigrationMode.PRECOPY : mode;
+            SwitchoverPolicy p = switchoverPolicy != null ? switchoverPolicy
+                    : m == MigrationMode.HYBRID ? SwitchoverPolicy.POSTCOPY : SwitchoverPolicy.AUTO_CONVERGE;
+            if (p == SwitchoverPolicy.POSTCOPY && m != MigrationMode.HYBRID) {
+                throw new IllegalArgumentException("switchover policy POSTCOPY requires mode HYBRID");
+            }
+            return new MigrationParameters(m,
+                    downtimeLimitMs == 0 ? DEFAULT_DOWNTIME_LIMIT_MS : downtimeLimitMs,
+                    bandwidthLimitBytesPerS,
+                    maxRounds == 0 ? DEFAULT_MAX_ROUNDS : maxRounds,
+                    tracker == null ? DirtyTrackerKind.WP_ASYNC : tracker, p,
+                    throttleInitialPercent == 0 ? 20 : throttleInitialPercent,
+                    throttleIncrementPercent == 0 ? 10 : throttleIncrementPercent,
+                    dirtyLimitPagesPerS, postcopyAfterRounds, manualRounds,
+                    batchPages == 0 ? DEFAULT_BATCH_PAGES : batchPages, verifyPages);
+        }
+
+        public MigrationParameters withMode(MigrationMode v) {
+            return new MigrationParameters(v, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker,
+                    switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS,
+                    postcopyAfterRounds, manualRounds, batchPages, verifyPages);
+        }
+
+        public MigrationParameters withDowntimeLimitMs(long v) {
+            return new MigrationParameters(mode, v, bandwidthLimitBytesPerS, maxRounds, tracker, switchoverPolicy,
+                    throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS, postcopyAfterRounds,
+                    manualRounds, batchPages, verifyPages);
+        }
+
+        public MigrationParameters withBandwidthLimitBytesPerS(long v) {
+            return new MigrationParameters(mode, downtimeLimitMs, v, maxRounds, tracker, switchoverPolicy,
+                    throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS, postcopyAfterRounds,
+                    manualRounds, batchPages, verifyPages);
+        }
+
+        public MigrationParameters withMaxRounds(int v) {
+            return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, v, tracker,
+                    switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS,
+                    postcopyAfterRounds, manualRounds, batchPages, verifyPages);
+        }
+
+        public MigrationParameters withTracker(DirtyTrackerKind v) {
+            return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, v,
+                    switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS,
+                    postcopyAfterRounds, manualRounds, batchPages, verifyPages);
+        }
+
+        public MigrationParameters withSwitchoverPolicy(SwitchoverPolicy v) {
+            return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker, v,
+                    throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS, postcopyAfterRounds,
+                    manualRounds, batchPages, verifyPages);
+        }
+
+        public MigrationParameters withDirtyLimitPagesPerS(long v) {
+            return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker,
+                    switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, v, postcopyAfterRounds,
+                    manualRounds, batchPages, verifyPages);
+        }
+
+        public MigrationParameters withPostcopyAfterRounds(int v) {
+            return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker,
+                    switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS, v,
+                    manualRounds, batchPages, verifyPages);
+        }
+
+        public MigrationParameters withManualRounds(boolean v) {
+            return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker,
+                    switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS,
+                    postcopyAfterRounds, v, batchPages, verifyPages);
+        }
+
+        public MigrationParameters withVerifyPages(boolean v) {
+            return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker,
+                    switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS,
+                    postcopyAfterRounds, manualRounds, batchPages, v);
+        }
+    }
+
+    /** livemig.v1.RoundRecord: one pre-copy round; the stop-and-copy pass is the last one. */
+    public record RoundRecord(int round, long startMs, long durationMs, long scanNs, long dirtyPages,
+                              long sentPages, long zeroPages, long bytesSent, long bandwidthBytesPerS,
+                              double dirtyRatePagesPerS, long remainingDirtyPages, double predictedDowntimeMs,
+                              RoundDecision decision, String reason, int throttlePercent,
+                              long trackerTruePositivePages, long trackerFalsePositivePages,
+                              long trackerFalseNegativePages) {
+    }
+
+    /** livemig.v1.StateChange. */
+    public record StateChange(MigrationState fromState, MigrationState toState, long atMs, String reason) {
+    }
+
+    /** livemig.v1.LatencySummary (from an HdrHistogram). */
+    public record LatencySummary(long count, double meanUs, double p50Us, double p99Us, double maxUs) {
+        public static final LatencySummary EMPTY = new LatencySummary(0, 0, 0, 0, 0);
+    }
+
+    /** livemig.v1.MigrationStats: per-migration totals. */
+    public record MigrationStats(MigrationMode mode, long totalMs, long setupMs, double downtimeSourceMs,
+                                 double downtimeTargetMs, double downtimeProbeMs, double predictedDowntimeMs,
+                                 int rounds, long transferredPages, long duplicatedPages, long zeroPages,
+                                 long bytesSent, long guestSizeBytes, long postcopyFaults,
+                                 LatencySummary postcopyFaultLatency, long postcopyTargetDirtiedPages,
+                                 long trackerTruePositivePages, long trackerFalsePositivePages,
+                                 long trackerFalseNegativePages, long verifiedPages, long verifyMismatchPages) {
+    }
+
+    /** livemig.v1.MigrationInfo. */
+    public record MigrationInfo(String migrationId, String guestId, String targetAddress, MigrationState state,
+                                MigrationParameters parameters, MigrationStats stats, List<RoundRecord> rounds,
+                                List<StateChange> stateChanges, String error, long startUnixMs) {
+    }
+
+    /** livemig.v1.DirtyRatePeriod. */
+    public record DirtyRatePeriod(long startMs, long durationMs, long dirtyPages, double dirtyRatePagesPerS) {
+    }
+
+    /** livemig.v1.RegionDirtyRate. */
+    public record RegionDirtyRate(String regionName, long dirtyPages, double dirtyRatePagesPerS) {
+    }
+
+    /** livemig.v1.DirtyRateResult (QEMU's calc-dirty-rate, with an exact tracker). */
+    public record DirtyRateResult(String guestId, DirtyTrackerKind tracker, long durationMs, long dirtyPages,
+                                  double dirtyRatePagesPerS, double dirtyRateBytesPerS, long scanNs,
+                                  List<DirtyRatePeriod> periods, List<RegionDirtyRate> regions) {
+    }
+
+    /** livemig.v1.ProgressEvent payloads, for Watch. */
+    public interface ProgressListener {
+        default void onRound(RoundRecord round) {
+        }
+
+        default void onStateChange(StateChange change) {
+        }
+    }
+}

@@ -1,0 +1,554 @@
+package dev.livemig.migration.source;
+
+import dev.livemig.migration.EpochClock;
+import dev.livemig.migration.MigrationControl.LatencySummary;
+import dev.livemig.migration.MigrationControl.MigrationInfo;
+import dev.livemig.migration.MigrationControl.MigrationMode;
+import dev.livemig.migration.MigrationControl.MigrationParameters;
+import dev.livemig.migration.MigrationControl.MigrationState;
+import dev.livemig.migration.MigrationControl.MigrationStats;
+import dev.livemig.migration.MigrationControl.ProgressListener;
+import dev.livemig.migration.MigrationControl.RoundDecision;
+import dev.livemig.migration.MigrationControl.RoundRecord;
+import dev.livemig.migration.MigrationControl.StateChange;
+import dev.livemig.migration.guest.Guest;
+import dev.livemig.migration.guest.PageBitmap;
+import dev.livemig.migration.guest.WriteLog;
+import dev.livemig.migration.stats.PageChecksums;
+import dev.livemig.migration.tracker.DirtyTracker;
+import dev.livemig.migration.transport.MessageSink;
+import dev.livemig.migration.transport.PageChannel;
+import dev.livemig.migration.transport.PageTransfer;
+import dev.livemig.migration.transport.PageTransfer.HandshakeRequest;
+import dev.livemig.migration.transport.PageTransfer.HandshakeResponse;
+import dev.livemig.migration.transport.PageTransfer.PageBatch;
+import dev.livemig.migration.transport.PageTransfer.PostcopySourceMessage;
+import dev.livemig.migration.transport.PageTransfer.PostcopyStart;
+import dev.livemig.migration.transport.PageTransfer.PostcopyTargetMessage;
+import dev.livemig.migration.transport.PageTransfer.PushPagesAck;
+import dev.livemig.migration.transport.PageTransfer.ReceivedBitmapRequest;
+import dev.livemig.migration.transport.PageTransfer.SwitchoverRequest;
+import dev.livemig.migration.transport.PageTransfer.SwitchoverResponse;
+import dev.livemig.migration.transport.PageTransfer.VerifyRequest;
+import dev.livemig.migration.transport.PageTransfer.VerifyResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * One outgoing migration (QEMU's MigrationState and migration thread): the state machine
+ * SETUP -> ACTIVE -> (POSTCOPY_ACTIVE) -> COMPLETED | FAILED | CANCELLED, driving
+ * {@link PrecopyEngine} rounds, the switchover and the {@link PostcopyPageServer} over a
+ * {@link PageChannel}.
+ *
+ * <p>Rounds run on a migration thread, or one per {@link #runRound()} call with
+ * {@code manual_rounds}. Steps run under one lock; {@link #cancel} flags the request,
+ * the running step unwinds at its next batch, and the cancel then tears down: the page
+ * stream is failed (the target drops its half-built guest), tracking is removed, throttles
+ * are lifted and the source guest runs on with its memory untouched. Cancel is refused in
+ * POSTCOPY_ACTIVE, where only the target has a runnable guest; once the switchover has been
+ * asked for, the migration is past the point of no return.
+ */
+public final class OutgoingMigration {
+    private static final long ACK_TIMEOUT_MS = 60_000;
+
+    private final String id;
+    private final String guestId;
+    private final String targetAddress;
+    private final Guest guest;
+    private final PageChannel channel;
+    private volatile MigrationParameters p;
+    private final ReentrantLock step = new ReentrantLock();
+    private final List<ProgressListener> listeners = new CopyOnWriteArrayList<>();
+    private final List<RoundRecord> rounds = new CopyOnWriteArrayList<>();
+    private final List<StateChange> changes = new CopyOnWriteArrayList<>();
+    private final long startNanos = System.nanoTime();
+    private final long startUnixMs = System.currentTimeMillis();
+    private volatile MigrationState state = MigrationState.SETUP;
+    private volatile boolean cancelRequested;
+    private volatile String error = "";
+    private DirtyTracker tracker;
+    private PageSender sender;
+    private PrecopyEngine precopy;
+    private PostcopyPageServer pageServer;
+    private MessageSink<PageBatch> pushStream;
+    private final AckWaiter ack = new AckWaiter();
+    private boolean paused;
+    private boolean pointOfNoReturn;
+    private long setupMs;
+    private double downtimeSourceMs;
+    private double downtimeTargetMs;
+    private double predictedDowntimeMs;
+    private long targetDirtiedPages;
+    private long verifiedPages;
+    private long verifyMismatchPages;
+    private Thread thread;
+
+    public OutgoingMigration(String id, String guestId, String targetAddress, Guest guest, PageChannel channel,
+                             MigrationParameters parameters) {
+        this.id = id;
+        this.guestId = guestId;
+        this.targetAddress = targetAddress;
+        this.guest = guest;
+        this.channel = channel;
+        this.p = parameters.withDefaults();
+    }
+
+    public void addListener(ProgressListener l) {
+        listeners.add(l);
+    }
+
+    // ---- driving ----------------------------------------------------------------------
+
+    /**
+     * StartMigration. With manual rounds SETUP runs here and this returns in ACTIVE;
+     * otherwise a migration thread runs SETUP and everything after it.
+     */
+    public void start() {
+        if (p.manualRounds()) {
+            guarded(this::setup);
+            return;
+        }
+        thread = new Thread(() -> {
+            guarded(this::setup);
+            while (state == MigrationState.ACTIVE && !cancelRequested) {
+                guarded(this::iterate);
+            }
+        }, "migration-" + id);
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    /** RunRound: one pre-copy round and whatever it decides. */
+    public RoundRecord runRound() {
+        if (!p.manualRounds()) {
+            throw new IllegalStateException("FAILED_PRECONDITION: the migration advances on its own");
+        }
+        if (state != MigrationState.ACTIVE) {
+            throw new IllegalStateException("FAILED_PRECONDITION: migration is " + state);
+        }
+        int before = rounds.size();
+        guarded(this::iterate);
+        return rounds.size() > before ? rounds.get(before) : null;
+    }
+
+    private void guarded(Runnable r) {
+        step.lock();
+        try {
+            if (cancelRequested || state.isFinal()) {
+                return;
+            }
+            r.run();
+        } catch (PageSender.Cancelled e) {
+            // cancel() tears down once it holds the lock
+        } catch (RuntimeException e) {
+            fail(e.toString());
+        } finally {
+            step.unlock();
+        }
+    }
+
+    private void setup() {
+        HandshakeResponse hs = channel.handshake(new HandshakeRequest(PageTransfer.PROTOCOL_VERSION, id, p.mode(),
+                guest.layout(), List.of(PageTransfer.FEATURE_ZERO_PAGE_FLAG, PageTransfer.FEATURE_CRC32C,
+                PageTransfer.FEATURE_DISCARD)));
+        if (!hs.accepted()) {
+            fail("handshake refused: " + hs.reason());
+            return;
+        }
+        pushStream = channel.pushPages(ack);
+        sender = new PageSender(id, guest, pushStream, p, () -> cancelRequested && !pointOfNoReturn);
+        if (p.mode() != MigrationMode.POSTCOPY) {
+            tracker = DirtyTracker.create(p.tracker(), guest);
+            precopy = new PrecopyEngine(guest, p, tracker, sender, startNanos);
+            precopy.setup();
+        }
+        setupMs = (System.nanoTime() - startNanos) / 1_000_000;
+        checkCancel();
+        transition(MigrationState.ACTIVE, "setup done in " + setupMs + " ms");
+    }
+
+    /** One step of the migration thread. */
+    private void iterate() {
+        if (p.mode() == MigrationMode.POSTCOPY) {
+            startPostcopy("mode POSTCOPY: switch over right after setup");
+            return;
+        }
+        RoundRecord r = precopy.round();
+        publish(r);
+        switch (r.decision()) {
+            case SWITCHOVER -> {
+                predictedDowntimeMs = r.predictedDowntimeMs();
+                completePrecopy();
+            }
+            case POSTCOPY -> {
+                predictedDowntimeMs = r.predictedDowntimeMs();
+                startPostcopy(r.reason());
+            }
+            case FAIL -> fail(r.reason());
+            default -> { }
+        }
+    }
+
+    private void checkCancel() {
+        if (cancelRequested && !pointOfNoReturn) {
+            throw new PageSender.Cancelled();
+        }
+    }
+
+    // ---- switchover ----------------------------------------------------------------------
+
+    private void completePrecopy() {
+        long pauseNs = guest.pause();
+        paused = true;
+        publish(precopy.finalPass(false, "stop-and-copy"));
+        checkCancel();
+        pointOfNoReturn = true;
+        SwitchoverResponse resp = channel.switchover(new SwitchoverRequest(id, precopy.rounds() - 1,
+                sender.batchesSent(), guest.layout(), guest.saveVcpus(), false, pauseNs));
+        if (!resp.resumed()) {
+            pointOfNoReturn = false;
+            fail("target did not resume: " + resp.error());
+            return;
+        }
+        downtimeSourceMs = EpochClock.millisBetween(pauseNs, EpochClock.nowNanos());
+        downtimeTargetMs = resp.downtimeMs();
+        pushStream.onCompleted();
+        PushPagesAck a = ack.await(ACK_TIMEOUT_MS);
+        tracker.close();
+        if (a == null || a.checksumMismatchPages() != 0) {
+            error = a == null ? "no PushPages ack" : a.checksumMismatchPages() + " pages failed their crc32c";
+        }
+        finish();
+    }
+
+    private void startPostcopy(String reason) {
+        long pauseNs = guest.pause();
+        paused = true;
+        PageBitmap needed;
+        if (precopy != null) {
+            publish(precopy.finalPass(true, "postcopy: " + reason));
+            tracker.close();
+            needed = precopy.dirty;
+        } else {
+            needed = new PageBitmap(guest.layout().pages());
+            boolean[] present = PageChecksums.presentPages(guest.mm(), guest.layout());
+            for (int i = 0; i < present.length; i++) {
+                if (present[i]) {
+                    needed.set(i);
+                }
+            }
+            sender.flush(true);
+        }
+        checkCancel();
+        pointOfNoReturn = true;
+        PostcopyCompletion done = new PostcopyCompletion();
+        MessageSink<PostcopySourceMessage> priority = channel.postcopy(done);
+        pageServer = new PostcopyPageServer(guest, needed, sender.sentOnce, priority);
+        done.server = pageServer;
+        synchronized (priority) {
+            priority.onNext(new PostcopyStart(id));
+        }
+        int round = precopy == null ? 0 : precopy.rounds();
+        SwitchoverResponse resp = channel.switchover(new SwitchoverRequest(id, Math.max(0, round - 1), sender.batchesSent(),
+                guest.layout(), guest.saveVcpus(), true, pauseNs));
+        if (!resp.resumed()) {
+            pointOfNoReturn = false;
+            priority.onError(new CancellationException(resp.error()));
+            fail("target did not resume: " + resp.error());
+            return;
+        }
+        downtimeSourceMs = EpochClock.millisBetween(pauseNs, EpochClock.nowNanos());
+        downtimeTargetMs = resp.downtimeMs();
+        transition(MigrationState.POSTCOPY_ACTIVE, reason);
+        Thread bg = new Thread(() -> {
+            try {
+                pageServer.pushRest(sender, round, pushStream);
+                ack.await(ACK_TIMEOUT_MS);
+                if (!done.await(ACK_TIMEOUT_MS)) {
+                    fail("post-copy did not complete: " + done.error);
+                    return;
+                }
+                step.lock();
+                try {
+                    finish();
+                } finally {
+                    step.unlock();
+                }
+            } catch (RuntimeException e) {
+                fail("post-copy failed: " + e);
+            }
+        }, "postcopy-push-" + id);
+        bg.setDaemon(true);
+        bg.start();
+    }
+
+    /** The target's side of the priority channel, as seen by the source. */
+    private static final class PostcopyCompletion implements MessageSink<PostcopyTargetMessage> {
+        volatile PostcopyPageServer server;
+        private final java.util.concurrent.CountDownLatch latch = new java.util.concurrent.CountDownLatch(1);
+        volatile String error;
+        private volatile boolean ok;
+
+        @Override
+        public void onNext(PostcopyTargetMessage m) {
+            if (m instanceof PageTransfer.PageRequest r) {
+                server.onRequest(r);
+            } else if (m instanceof PageTransfer.PostcopyTargetDone) {
+                ok = true;
+                latch.countDown();
+            }
+        }
+
+        @Override
+        public void onCompleted() {
+            latch.countDown();
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            error = t.toString();
+            latch.countDown();
+        }
+
+        boolean await(long ms) {
+            try {
+                return latch.await(ms, java.util.concurrent.TimeUnit.MILLISECONDS) && ok;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+    }
+
+    /** COMPLETED: optionally verifies every page, then records the target's view. */
+    private void finish() {
+        if (p.verifyPages()) {
+            VerifyResponse v = channel.verify(new VerifyRequest(id, PageChecksums.of(guest.mm(), guest.layout())));
+            verifiedPages = v.verifiedPages();
+            verifyMismatchPages = v.mismatchPages();
+        }
+        targetDirtiedPages = 0;
+        for (var rb : channel.receivedBitmap(new ReceivedBitmapRequest(id, List.of())).regions()) {
+            for (byte b : rb.dirtiedSinceSwitchover()) {
+                targetDirtiedPages += Integer.bitCount(b & 0xff);
+            }
+        }
+        transition(MigrationState.COMPLETED, error.isEmpty() ? "guest runs on the target" : error);
+    }
+
+    // ---- cancel and failure ------------------------------------------------------------
+
+    /** Cancel: the guest keeps running on the source. Returns the final state. */
+    public MigrationState cancel(String reason) {
+        if (state == MigrationState.POSTCOPY_ACTIVE) {
+            throw new IllegalStateException("FAILED_PRECONDITION: cannot cancel in POSTCOPY_ACTIVE, "
+                    + "the guest runs on the target");
+        }
+        if (state.isFinal()) {
+            return state;
+        }
+        cancelRequested = true;
+        step.lock();
+        try {
+            if (state == MigrationState.POSTCOPY_ACTIVE) {
+                throw new IllegalStateException("FAILED_PRECONDITION: the migration reached POSTCOPY_ACTIVE first");
+            }
+            if (!state.isFinal()) {
+                rollBack(new CancellationException(reason));
+                transition(MigrationState.CANCELLED, reason == null || reason.isEmpty() ? "cancelled" : reason);
+            }
+            return state;
+        } finally {
+            step.unlock();
+        }
+    }
+
+    private void fail(String why) {
+        step.lock();
+        try {
+            if (state.isFinal()) {
+                return;
+            }
+            error = why;
+            if (!pointOfNoReturn) {
+                rollBack(new IllegalStateException(why));
+            }
+            transition(MigrationState.FAILED, why);
+        } finally {
+            step.unlock();
+        }
+    }
+
+    /** Undoes everything the migration did to the source guest. */
+    private void rollBack(Throwable why) {
+        if (pushStream != null) {
+            pushStream.onError(why);
+        }
+        if (tracker != null) {
+            tracker.close();
+        }
+        guest.setThrottlePercent(0);
+        guest.setDirtyLimitPagesPerS(0);
+        if (paused) {
+            guest.resume();
+            paused = false;
+        }
+    }
+
+    // ---- state, events, statistics --------------------------------------------------------
+
+    private void transition(MigrationState to, String reason) {
+        MigrationState from = state;
+        StateChange c = new StateChange(from, to, elapsedMs(), reason);
+        state = to;
+        changes.add(c);
+        for (ProgressListener l : listeners) {
+            l.onStateChange(c);
+        }
+        synchronized (this) {
+            notifyAll();
+        }
+    }
+
+    private void publish(RoundRecord r) {
+        rounds.add(r);
+        for (ProgressListener l : listeners) {
+            l.onRound(r);
+        }
+    }
+
+    private long elapsedMs() {
+        return (System.nanoTime() - startNanos) / 1_000_000;
+    }
+
+    public MigrationState state() {
+        return state;
+    }
+
+    /** Waits until COMPLETED, FAILED or CANCELLED (or the timeout); returns the state. */
+    public synchronized MigrationState awaitFinal(long timeoutMs) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + timeoutMs;
+        while (!state.isFinal()) {
+            long left = deadline - System.currentTimeMillis();
+            if (left <= 0) {
+                break;
+            }
+            wait(Math.min(left, 50));
+        }
+        return state;
+    }
+
+    public List<RoundRecord> rounds() {
+        return new ArrayList<>(rounds);
+    }
+
+    public MigrationParameters parameters() {
+        return p;
+    }
+
+    /**
+     * SetParameters on this migration: the tunables (downtime and bandwidth limits, max
+     * rounds, switchover policy, throttling, post-copy trigger) apply from the next
+     * decision or batch on. Mode, tracker and manual rounds cannot change
+     * (IllegalArgumentException, the service's INVALID_ARGUMENT). Returns the parameters
+     * now in force.
+     */
+    public MigrationParameters setParameters(MigrationParameters next) {
+        MigrationParameters n = next.withDefaults();
+        MigrationParameters cur = p;
+        if (n.mode() != cur.mode() || n.tracker() != cur.tracker() || n.manualRounds() != cur.manualRounds()) {
+            throw new IllegalArgumentException("INVALID_ARGUMENT: mode, tracker and manual_rounds are fixed "
+                    + "once a migration started");
+        }
+        step.lock();
+        try {
+            p = n;
+            if (precopy != null) {
+                precopy.updateParameters(n);
+            }
+            if (sender != null) {
+                sender.setBandwidthLimit(n.bandwidthLimitBytesPerS());
+                sender.resetPacing();
+            }
+            return n;
+        } finally {
+            step.unlock();
+        }
+    }
+
+    public MigrationStats stats() {
+        WriteLog.Score s = precopy == null ? WriteLog.Score.NONE : precopy.score();
+        PageSender ps = sender;
+        PostcopyPageServer srv = pageServer;
+        long bytes = ps == null ? 0 : ps.totalBytes;
+        LatencySummary lat = LatencySummary.EMPTY;
+        long faults = 0;
+        long transferred = ps == null ? 0 : ps.sentOnce.cardinality();
+        if (srv != null) {
+            bytes += srv.priorityBytes.get();
+            lat = srv.requestLatency.summary();
+            faults = srv.requests.get();
+        }
+        return new MigrationStats(p.mode(), elapsedMs(), setupMs, downtimeSourceMs, downtimeTargetMs, 0,
+                predictedDowntimeMs, rounds.size(), transferred, ps == null ? 0 : ps.duplicatedPages,
+                ps == null ? 0 : ps.totalZeroPages, bytes, guest.layout().sizeBytes(), faults, lat,
+                targetDirtiedPages, s.truePositivePages(), s.falsePositivePages(), s.falseNegativePages(),
+                verifiedPages, verifyMismatchPages);
+    }
+
+    public MigrationInfo info() {
+        return new MigrationInfo(id, guestId, targetAddress, state, p, stats(), rounds(), new ArrayList<>(changes),
+                error, startUnixMs);
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public String error() {
+        return error;
+    }
+
+    /** The one PushPagesAck of the page stream. */
+    private static final class AckWaiter implements MessageSink<PushPagesAck> {
+        private PushPagesAck ack;
+        private boolean done;
+
+        @Override
+        public synchronized void onNext(PushPagesAck a) {
+            ack = a;
+        }
+
+        @Override
+        public synchronized void onCompleted() {
+            done = true;
+            notifyAll();
+        }
+
+        @Override
+        public synchronized void onError(Throwable t) {
+            done = true;
+            notifyAll();
+        }
+
+        synchronized PushPagesAck await(long ms) {
+            long deadline = System.currentTimeMillis() + ms;
+            while (!done) {
+                long left = deadline - System.currentTimeMillis();
+                if (left <= 0) {
+                    break;
+                }
+                try {
+                    wait(left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            return ack;
+        }
+    }
+}

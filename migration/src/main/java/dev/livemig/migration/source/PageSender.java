@@ -1,0 +1,196 @@
+package dev.livemig.migration.source;
+
+import dev.livemig.migration.MigrationControl.MigrationParameters;
+import dev.livemig.migration.guest.Guest;
+import dev.livemig.migration.guest.GuestLayout;
+import dev.livemig.migration.guest.PageBitmap;
+import dev.livemig.migration.stats.PageChecksums;
+import dev.livemig.migration.transport.MessageSink;
+import dev.livemig.migration.transport.PageTransfer;
+import dev.livemig.migration.transport.PageTransfer.PageBatch;
+import java.io.ByteArrayOutputStream;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Packs guest pages into {@link PageBatch}es on the page stream (QEMU's
+ * ram_save_host_page + the multifd packet): one page size per batch, zero pages as a flag
+ * without data, a CRC-32C per page, and the bandwidth limit applied as a pacing of the
+ * stream. It keeps the transfer totals of the whole migration.
+ */
+final class PageSender {
+    private final String migrationId;
+    private final Guest guest;
+    private final GuestLayout layout;
+    private final MessageSink<PageBatch> sink;
+    private final int batchPages;
+    private volatile long bandwidthLimit;
+    private final BooleanSupplier cancelled;
+    /** Pages the target has received at least once (for RESENT and duplicate counts). */
+    final PageBitmap sentOnce;
+    private long sequence;
+    private long streamStartNanos;
+    private long totalBytesAtReset;
+    long totalBytes;
+    long totalPages;
+    long totalZeroPages;
+    long duplicatedPages;
+
+    // the batch being built
+    private int curRound;
+    private int curSize;
+    private final long[] addrs;
+    private final int[] flags;
+    private final int[] crcs;
+    private int n;
+    private final ByteArrayOutputStream data = new ByteArrayOutputStream();
+    private byte[] buf = new byte[4096];
+
+    PageSender(String migrationId, Guest guest, MessageSink<PageBatch> sink, MigrationParameters p,
+               BooleanSupplier cancelled) {
+        this.migrationId = migrationId;
+        this.guest = guest;
+        this.layout = guest.layout();
+        this.sink = sink;
+        this.batchPages = p.batchPages();
+        this.bandwidthLimit = p.bandwidthLimitBytesPerS();
+        this.cancelled = cancelled;
+        this.sentOnce = new PageBitmap(layout.pages());
+        this.addrs = new long[batchPages];
+        this.flags = new int[batchPages];
+        this.crcs = new int[batchPages];
+    }
+
+    /** Unwinds a migration step when a cancel was requested (checked between batches). */
+    static final class Cancelled extends RuntimeException {
+        Cancelled() {
+            super("migration cancelled", null, false, false);
+        }
+    }
+
+    /** Counts of one {@link #sendPages} call. */
+    record Transfer(long pages, long zeroPages, long bytes, long nanos) {
+    }
+
+    /**
+     * Sends every page set in {@code pages} (clearing it there as it goes) as part of
+     * {@code round}; the last batch is marked round-complete if asked.
+     */
+    Transfer sendPages(PageBitmap pages, int round, int extraFlags, boolean roundComplete) {
+        long t0 = System.nanoTime();
+        long bytes0 = totalBytes;
+        long pages0 = totalPages;
+        long zero0 = totalZeroPages;
+        curRound = round;
+        boolean[] present = PageChecksums.presentPages(guest.mm(), layout);
+        for (int p = pages.nextSet(0); p >= 0; p = pages.nextSet(p + 1)) {
+            if (cancelled.getAsBoolean()) {
+                throw new Cancelled();
+            }
+            if (!pages.clear(p)) {
+                continue; // claimed meanwhile (a post-copy priority answer sent it)
+            }
+            addPage(p, present[p], extraFlags);
+        }
+        flush(roundComplete);
+        return new Transfer(totalPages - pages0, totalZeroPages - zero0, totalBytes - bytes0, System.nanoTime() - t0);
+    }
+
+    /** Tells the target to drop its copies of {@code pages} (post-copy discard). */
+    void sendDiscards(PageBitmap pages, int round) {
+        curRound = round;
+        for (int p = pages.nextSet(0); p >= 0; p = pages.nextSet(p + 1)) {
+            startPage(p);
+            addrs[n] = layout.pageAddress(p);
+            flags[n] = PageTransfer.PAGE_FLAG_DISCARD;
+            crcs[n] = 0;
+            n++;
+        }
+        flush(false);
+    }
+
+    private void startPage(int p) {
+        int size = (int) layout.pageSize(p);
+        if (n > 0 && (size != curSize || n == batchPages)) {
+            flush(false);
+        }
+        curSize = size;
+    }
+
+    private void addPage(int p, boolean present, int extraFlags) {
+        startPage(p);
+        if (buf.length != curSize) {
+            buf = new byte[curSize];
+        }
+        long addr = layout.pageAddress(p);
+        boolean zero = !present || PageChecksums.read(guest.mm(), addr, curSize, buf);
+        int f = extraFlags;
+        if (zero) {
+            f |= PageTransfer.PAGE_FLAG_ZERO;
+            crcs[n] = PageTransfer.zeroCrc(curSize);
+            totalZeroPages++;
+        } else {
+            crcs[n] = PageTransfer.crc32c(buf, 0, curSize);
+            data.write(buf, 0, curSize);
+        }
+        if (!sentOnce.set(p)) {
+            f |= PageTransfer.PAGE_FLAG_RESENT;
+            duplicatedPages++;
+        }
+        addrs[n] = addr;
+        flags[n] = f;
+        n++;
+        totalPages++;
+    }
+
+    /** Sends the batch being built (an empty one only to carry round-complete). */
+    void flush(boolean roundComplete) {
+        if (n == 0 && !roundComplete) {
+            return;
+        }
+        PageBatch b = new PageBatch(migrationId, curRound, sequence++, curSize == 0 ? 4096 : curSize,
+                java.util.Arrays.copyOf(addrs, n), java.util.Arrays.copyOf(flags, n),
+                java.util.Arrays.copyOf(crcs, n), data.toByteArray(), roundComplete);
+        n = 0;
+        data.reset();
+        pace(b.wireBytes());
+        sink.onNext(b);
+        totalBytes += b.wireBytes();
+    }
+
+    /** max-bandwidth changed while running (0: unlimited); pacing restarts from now. */
+    void setBandwidthLimit(long bytesPerS) {
+        bandwidthLimit = bytesPerS;
+    }
+
+    /** max-bandwidth: the stream may not get ahead of limit * elapsed time. */
+    private void pace(long bytes) {
+        long bandwidthLimit = this.bandwidthLimit;
+        if (bandwidthLimit <= 0) {
+            return;
+        }
+        long now = System.nanoTime();
+        if (streamStartNanos == 0) {
+            streamStartNanos = now;
+        }
+        long due = streamStartNanos + (long) ((totalBytes - totalBytesAtReset + bytes) * 1e9 / bandwidthLimit);
+        while (due > now) {
+            if (cancelled.getAsBoolean()) {
+                throw new Cancelled();
+            }
+            LockSupport.parkNanos(Math.min(due - now, 5_000_000L));
+            now = System.nanoTime();
+        }
+    }
+
+    /** Batches sent so far (the Switchover request tells the target to wait for them). */
+    long batchesSent() {
+        return sequence;
+    }
+
+    /** Restarts the bandwidth clock, e.g. after the stream sat idle between rounds. */
+    void resetPacing() {
+        streamStartNanos = 0;
+        totalBytesAtReset = totalBytes;
+    }
+}

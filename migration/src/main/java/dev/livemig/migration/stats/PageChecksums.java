@@ -1,0 +1,98 @@
+package dev.livemig.migration.stats;
+
+import static dev.livemig.mm.MmConstants.PAGE_SIZE;
+
+import dev.livemig.migration.guest.GuestLayout;
+import dev.livemig.migration.guest.GuestLayout.RegionLayout;
+import dev.livemig.migration.transport.PageTransfer;
+import dev.livemig.migration.transport.PageTransfer.RegionChecksums;
+import dev.livemig.mm.MmStruct;
+import dev.livemig.mm.proc.Pagemap;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Reads guest pages the way the migration does (a load through the process's own
+ * mapping, like QEMU reading guest RAM) and checksums them with CRC-32C. A page that is
+ * not present is zeros and is never faulted in, so checksumming leaves the address
+ * space as it found it.
+ */
+public final class PageChecksums {
+    private PageChecksums() {
+    }
+
+    /** Whether page {@code addr} of {@code pageSize} bytes is present (its first 4 KiB is mapped). */
+    public static boolean present(MmStruct mm, long addr) {
+        return Pagemap.present(Pagemap.read(mm, addr, 1)[0]);
+    }
+
+    /** The presence of every page of the layout, region by region (pagemap read in chunks). */
+    public static boolean[] presentPages(MmStruct mm, GuestLayout layout) {
+        boolean[] out = new boolean[layout.pages()];
+        int base = 0;
+        for (RegionLayout r : layout.regions()) {
+            int per = (int) (r.pageSizeBytes() / PAGE_SIZE);
+            long pages4k = r.sizeBytes() / PAGE_SIZE;
+            for (long done = 0; done < pages4k; done += 4096) {
+                int n = (int) Math.min(4096, pages4k - done);
+                long[] pme = Pagemap.read(mm, r.startAddress() + done * PAGE_SIZE, n);
+                for (int k = 0; k < n; k += per) {
+                    if (Pagemap.present(pme[k])) {
+                        out[base + (int) ((done + k) / per)] = true;
+                    }
+                }
+            }
+            base += r.pages();
+        }
+        return out;
+    }
+
+    /**
+     * Copies page {@code addr} of {@code pageSize} bytes into {@code buf} (which must be
+     * that long); returns true if it is all zeros. The page must be present.
+     */
+    public static boolean read(MmStruct mm, long addr, int pageSize, byte[] buf) {
+        for (int off = 0; off < pageSize; off += (int) PAGE_SIZE) {
+            mm.readPage(addr + off, buf, off);
+        }
+        for (int i = 0; i < pageSize; i += 8) {
+            if (buf[i] != 0 || buf[i + 1] != 0 || buf[i + 2] != 0 || buf[i + 3] != 0
+                    || buf[i + 4] != 0 || buf[i + 5] != 0 || buf[i + 6] != 0 || buf[i + 7] != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** CRC-32C of one page as it is now (zeros if not present). */
+    public static int crc(MmStruct mm, long addr, int pageSize, byte[] buf) {
+        if (!present(mm, addr)) {
+            return PageTransfer.zeroCrc(pageSize);
+        }
+        read(mm, addr, pageSize, buf);
+        return PageTransfer.crc32c(buf, 0, pageSize);
+    }
+
+    /** Checksums of every page of the layout, per region (a stopped guest's memory at pause). */
+    public static List<RegionChecksums> of(MmStruct mm, GuestLayout layout) {
+        boolean[] present = presentPages(mm, layout);
+        List<RegionChecksums> out = new ArrayList<>();
+        int base = 0;
+        for (RegionLayout r : layout.regions()) {
+            int size = (int) r.pageSizeBytes();
+            byte[] buf = new byte[size];
+            int[] crcs = new int[r.pages()];
+            for (int i = 0; i < r.pages(); i++) {
+                if (present[base + i]) {
+                    read(mm, r.startAddress() + (long) i * size, size, buf);
+                    crcs[i] = PageTransfer.crc32c(buf, 0, size);
+                } else {
+                    crcs[i] = PageTransfer.zeroCrc(size);
+                }
+            }
+            out.add(new RegionChecksums(r.name(), r.startAddress(), size, crcs));
+            base += r.pages();
+        }
+        return out;
+    }
+}

@@ -1,0 +1,454 @@
+package dev.livemig.migration.target;
+
+import dev.livemig.migration.EpochClock;
+import dev.livemig.migration.MigrationControl.LatencySummary;
+import dev.livemig.migration.MigrationControl.MigrationMode;
+import dev.livemig.migration.guest.Guest;
+import dev.livemig.migration.guest.GuestLayout;
+import dev.livemig.migration.guest.GuestLayout.RegionLayout;
+import dev.livemig.migration.guest.PageBitmap;
+import dev.livemig.migration.stats.PageChecksums;
+import dev.livemig.migration.transport.MessageSink;
+import dev.livemig.migration.transport.PageChannel;
+import dev.livemig.migration.transport.PageTransfer;
+import dev.livemig.migration.transport.PageTransfer.HandshakeRequest;
+import dev.livemig.migration.transport.PageTransfer.HandshakeResponse;
+import dev.livemig.migration.transport.PageTransfer.PageBatch;
+import dev.livemig.migration.transport.PageTransfer.PageData;
+import dev.livemig.migration.transport.PageTransfer.PostcopySourceDone;
+import dev.livemig.migration.transport.PageTransfer.PostcopySourceMessage;
+import dev.livemig.migration.transport.PageTransfer.PostcopyStart;
+import dev.livemig.migration.transport.PageTransfer.PostcopyTargetDone;
+import dev.livemig.migration.transport.PageTransfer.PostcopyTargetMessage;
+import dev.livemig.migration.transport.PageTransfer.PushPagesAck;
+import dev.livemig.migration.transport.PageTransfer.ReceivedBitmapRequest;
+import dev.livemig.migration.transport.PageTransfer.ReceivedBitmapResponse;
+import dev.livemig.migration.transport.PageTransfer.RegionBitmap;
+import dev.livemig.migration.transport.PageTransfer.RegionChecksums;
+import dev.livemig.migration.transport.PageTransfer.SwitchoverRequest;
+import dev.livemig.migration.transport.PageTransfer.SwitchoverResponse;
+import dev.livemig.migration.transport.PageTransfer.VerifyRequest;
+import dev.livemig.migration.transport.PageTransfer.VerifyResponse;
+import dev.livemig.mm.Kernel;
+import dev.livemig.mm.uffd.UffdFeatures;
+import dev.livemig.mm.uffd.UserfaultfdCtx;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The incoming side of one migration (QEMU's MigrationIncomingState): the target
+ * engine, serving every call of {@link PageChannel}.
+ *
+ * <p>At handshake it maps the layout's regions at the source's addresses in a fresh
+ * address space of its kernel and registers them MISSING | WP with a userfaultfd, so
+ * every page is installed with UFFDIO_COPY / ZEROPAGE ({@link PagePlacer}). At switchover
+ * it waits for every pushed batch, write-protects the whole guest (from now on a write is
+ * a sync WP fault: the page is recorded as dirtied since switchover), loads the vCPU
+ * states and resumes; the first guest instruction ends the downtime. In post-copy the
+ * {@link PostcopyFaultHandler} turns missing-page faults into priority requests while the
+ * background push fills the rest in.
+ */
+public final class IncomingMigration implements PageChannel {
+    /** How long a switchover waits for the page stream to catch up. */
+    static final long SWITCHOVER_WAIT_MS = 60_000;
+
+    public enum State { IDLE, RECEIVING, RUNNING, COMPLETED, FAILED }
+
+    private final Kernel kernel;
+    private final Object lock = new Object();
+    private State state = State.IDLE;
+    private String migrationId;
+    private MigrationMode mode;
+    private Guest guest;
+    private UserfaultfdCtx ctx;
+    private PagePlacer placer;
+    private PostcopyFaultHandler faults;
+    private long batchesReceived;
+    private long pagesReceived;
+    private long zeroPagesReceived;
+    private long bytesReceived;
+    private int lastCompleteRound = -1;
+    private boolean pushCompleted;
+    private boolean sourceDone;
+    private MessageSink<PostcopyTargetMessage> toSource;
+    private long resumeUnixNs;
+    private double downtimeMs;
+    private String error;
+    private final AtomicLong requestsSent = new AtomicLong();
+
+    public IncomingMigration(Kernel kernel) {
+        this.kernel = kernel;
+    }
+
+    // ---- handshake --------------------------------------------------------------------
+
+    @Override
+    public HandshakeResponse handshake(HandshakeRequest req) {
+        synchronized (lock) {
+            if (state != State.IDLE) {
+                return new HandshakeResponse(false, PageTransfer.PROTOCOL_VERSION,
+                        "target already has an incoming migration (" + migrationId + ")", List.of());
+            }
+            if (req.protocolVersion() < PageTransfer.PROTOCOL_VERSION) {
+                return new HandshakeResponse(false, PageTransfer.PROTOCOL_VERSION,
+                        "protocol version " + req.protocolVersion() + " unsupported", List.of());
+            }
+            migrationId = req.migrationId();
+            mode = req.mode();
+            guest = Guest.incoming(kernel, req.layout());
+            ctx = guest.mm().userfaultfd();
+            ctx.api(UffdFeatures.MISSING_SHMEM | UffdFeatures.MISSING_HUGETLBFS | UffdFeatures.WP_HUGETLBFS_SHMEM);
+            for (RegionLayout r : req.layout().regions()) {
+                ctx.register(r.startAddress(), r.sizeBytes(),
+                        UserfaultfdCtx.REGISTER_MODE_MISSING | UserfaultfdCtx.REGISTER_MODE_WP);
+            }
+            placer = new PagePlacer(guest, ctx);
+            faults = new PostcopyFaultHandler(guest, ctx, placer);
+            state = State.RECEIVING;
+            List<String> features = new ArrayList<>(req.features());
+            features.retainAll(List.of(PageTransfer.FEATURE_ZERO_PAGE_FLAG, PageTransfer.FEATURE_CRC32C,
+                    PageTransfer.FEATURE_DISCARD));
+            return new HandshakeResponse(true, PageTransfer.PROTOCOL_VERSION, "", features);
+        }
+    }
+
+    // ---- page stream --------------------------------------------------------------------
+
+    @Override
+    public MessageSink<PageBatch> pushPages(MessageSink<PushPagesAck> ack) {
+        return new MessageSink<>() {
+            @Override
+            public void onNext(PageBatch b) {
+                placer.placeBatch(b);
+                if (placer.inPostcopy()) {
+                    for (long a : b.addresses()) {
+                        faults.pageArrived(guest.layout().pageIndex(a));
+                    }
+                }
+                synchronized (lock) {
+                    batchesReceived++;
+                    pagesReceived += b.pages();
+                    for (int f : b.flags()) {
+                        if (PageTransfer.isZero(f)) {
+                            zeroPagesReceived++;
+                        }
+                    }
+                    bytesReceived += b.wireBytes();
+                    if (b.roundComplete()) {
+                        lastCompleteRound = Math.max(lastCompleteRound, b.round());
+                    }
+                    lock.notifyAll();
+                }
+            }
+
+            @Override
+            public void onCompleted() {
+                PushPagesAck a;
+                synchronized (lock) {
+                    pushCompleted = true;
+                    a = new PushPagesAck(migrationId, batchesReceived, pagesReceived, zeroPagesReceived,
+                            bytesReceived, placer.checksumMismatchPages.get(), lastCompleteRound);
+                    lock.notifyAll();
+                }
+                ack.onNext(a);
+                ack.onCompleted();
+                maybeComplete();
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                abort("page stream broke: " + t);
+            }
+        };
+    }
+
+    // ---- switchover --------------------------------------------------------------------
+
+    @Override
+    public SwitchoverResponse switchover(SwitchoverRequest req) {
+        synchronized (lock) {
+            long deadline = System.currentTimeMillis() + SWITCHOVER_WAIT_MS;
+            while (batchesReceived < req.batchesSent() && state == State.RECEIVING) {
+                long left = deadline - System.currentTimeMillis();
+                if (left <= 0) {
+                    return fail("timed out waiting for " + req.batchesSent() + " batches, have " + batchesReceived);
+                }
+                try {
+                    lock.wait(left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return fail("interrupted");
+                }
+            }
+            if (state != State.RECEIVING) {
+                return new SwitchoverResponse(false, 0, 0, 0, "no incoming migration to switch over: " + state);
+            }
+            if (placer.checksumMismatchPages.get() != 0) {
+                return fail(placer.checksumMismatchPages.get() + " pages failed their crc32c");
+            }
+            for (RegionLayout r : guest.layout().regions()) {
+                ctx.writeprotect(r.startAddress(), r.sizeBytes(), UserfaultfdCtx.WRITEPROTECT_MODE_WP);
+            }
+            if (req.postcopy()) {
+                placer.enterPostcopy();
+            } else {
+                faults.sourceHasSentAll();
+            }
+            faults.start();
+            guest.loadVcpus(req.vcpus());
+            state = State.RUNNING;
+        }
+        guest.start();
+        long first = guest.firstInstructionNanos(10_000);
+        synchronized (lock) {
+            resumeUnixNs = first;
+            downtimeMs = EpochClock.millisBetween(req.pauseUnixNs(), first);
+            if (!req.postcopy()) {
+                state = State.COMPLETED;
+            }
+            long missing = guest.layout().pages() - placer.received.cardinality();
+            return new SwitchoverResponse(first != 0, first, downtimeMs, missing,
+                    first != 0 ? "" : "the guest did not run after resume");
+        }
+    }
+
+    private SwitchoverResponse fail(String why) {
+        abort(why);
+        return new SwitchoverResponse(false, 0, 0, 0, why);
+    }
+
+    // ---- post-copy --------------------------------------------------------------------
+
+    @Override
+    public MessageSink<PostcopySourceMessage> postcopy(MessageSink<PostcopyTargetMessage> fromTarget) {
+        return new MessageSink<>() {
+            @Override
+            public void onNext(PostcopySourceMessage m) {
+                if (m instanceof PostcopyStart) {
+                    synchronized (lock) {
+                        toSource = fromTarget;
+                    }
+                    faults.setRequester(r -> {
+                        requestsSent.incrementAndGet();
+                        synchronized (fromTarget) {
+                            fromTarget.onNext(r);
+                        }
+                    });
+                } else if (m instanceof PageData d) {
+                    placer.place(d.address(), d.pageSizeBytes(), d.flags(), d.crc32c(), d.data(), 0);
+                    faults.pageArrived(guest.layout().pageIndex(d.address()));
+                } else if (m instanceof PostcopySourceDone) {
+                    synchronized (lock) {
+                        sourceDone = true;
+                    }
+                    maybeComplete();
+                }
+            }
+
+            @Override
+            public void onCompleted() {
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                synchronized (lock) {
+                    if (state == State.RUNNING) {
+                        // QEMU would enter postcopy-paused here; recovery is not modelled yet
+                        error = "post-copy channel broke: " + t;
+                        state = State.FAILED;
+                    }
+                }
+            }
+        };
+    }
+
+    /** Post-copy ends when both the background push and the priority channel say "all sent". */
+    private void maybeComplete() {
+        MessageSink<PostcopyTargetMessage> s;
+        synchronized (lock) {
+            if (!(pushCompleted && sourceDone && state == State.RUNNING && placer.inPostcopy())) {
+                return;
+            }
+            state = State.COMPLETED;
+            s = toSource;
+            lock.notifyAll();
+        }
+        faults.sourceHasSentAll();
+        if (s != null) {
+            synchronized (s) {
+                s.onNext(new PostcopyTargetDone(faults.missingFaults.get(), placer.received.cardinality()));
+                s.onCompleted();
+            }
+        }
+    }
+
+    // ---- bitmaps and verification -------------------------------------------------------
+
+    @Override
+    public ReceivedBitmapResponse receivedBitmap(ReceivedBitmapRequest req) {
+        GuestLayout layout = guest.layout();
+        List<RegionBitmap> out = new ArrayList<>();
+        long received = 0;
+        long total = 0;
+        for (int r = 0; r < layout.regions().size(); r++) {
+            RegionLayout rl = layout.regions().get(r);
+            if (!req.regionNames().isEmpty() && !req.regionNames().contains(rl.name())) {
+                continue;
+            }
+            int from = layout.firstPage(r);
+            int to = from + rl.pages();
+            long n = placer.received.cardinality(from, to);
+            out.add(new RegionBitmap(rl.name(), rl.startAddress(), rl.pageSizeBytes(), rl.pages(),
+                    placer.received.toBytes(from, to), faults.requested.toBytes(from, to),
+                    faults.dirtied.toBytes(from, to), n));
+            received += n;
+            total += rl.pages();
+        }
+        return new ReceivedBitmapResponse(migrationId, out, received, total - received);
+    }
+
+    /**
+     * Compares the source's checksums at pause with this guest as it was at resume: a page
+     * not yet written here is read now, a written one was checksummed before its first write.
+     */
+    @Override
+    public VerifyResponse verify(VerifyRequest req) {
+        GuestLayout layout = guest.layout();
+        long verified = 0;
+        long mismatch = 0;
+        List<Long> bad = new ArrayList<>();
+        for (RegionChecksums rc : req.regions()) {
+            RegionLayout r = layout.region(rc.regionName());
+            int base = layout.firstPage(layout.regions().indexOf(r));
+            int size = (int) r.pageSizeBytes();
+            byte[] buf = new byte[size];
+            for (int i = 0; i < rc.crc32c().length; i++) {
+                long addr = r.startAddress() + (long) i * size;
+                int now = PageChecksums.crc(guest.mm(), addr, size, buf);
+                int atResume = faults.dirtied.get(base + i) ? faults.crcAtFirstWrite[base + i] : now;
+                if (atResume == rc.crc32c()[i]) {
+                    verified++;
+                } else {
+                    mismatch++;
+                    if (bad.size() < 16) {
+                        bad.add(addr);
+                    }
+                }
+            }
+        }
+        return new VerifyResponse(verified, mismatch, bad.stream().mapToLong(Long::longValue).toArray());
+    }
+
+    // ---- lifecycle and statistics ---------------------------------------------------------
+
+    private void abort(String why) {
+        synchronized (lock) {
+            if (state == State.FAILED || state == State.COMPLETED) {
+                return;
+            }
+            boolean running = state == State.RUNNING;
+            error = why;
+            state = State.FAILED;
+            lock.notifyAll();
+            if (running) {
+                return; // the guest lives here now; keep it
+            }
+        }
+        teardown();
+    }
+
+    /** Stops the guest: vCPUs first, then the uffd (which wakes any asleep in a fault), then the monitor. */
+    private void teardown() {
+        if (guest != null) {
+            guest.stop();
+        }
+        if (ctx != null) {
+            ctx.close();
+        }
+        if (guest != null) {
+            guest.close();
+        }
+        if (faults != null) {
+            faults.stop();
+        }
+    }
+
+    public State state() {
+        synchronized (lock) {
+            return state;
+        }
+    }
+
+    /** Waits until the migration is COMPLETED or FAILED. */
+    public State awaitFinal(long timeoutMs) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + timeoutMs;
+        synchronized (lock) {
+            while (state != State.COMPLETED && state != State.FAILED) {
+                long left = deadline - System.currentTimeMillis();
+                if (left <= 0) {
+                    break;
+                }
+                lock.wait(left);
+            }
+            return state;
+        }
+    }
+
+    public Guest guest() {
+        return guest;
+    }
+
+    public String error() {
+        synchronized (lock) {
+            return error;
+        }
+    }
+
+    public double downtimeMs() {
+        synchronized (lock) {
+            return downtimeMs;
+        }
+    }
+
+    public long resumeUnixNs() {
+        synchronized (lock) {
+            return resumeUnixNs;
+        }
+    }
+
+    public MigrationMode mode() {
+        return mode;
+    }
+
+    /** Fault to page-installed latency of post-copy requests, as the target saw it. */
+    public LatencySummary faultLatency() {
+        return faults == null ? LatencySummary.EMPTY : faults.faultLatency.summary();
+    }
+
+    public long pageRequests() {
+        return requestsSent.get();
+    }
+
+    public long copyRaces() {
+        return placer == null ? 0 : placer.copyRaces.get();
+    }
+
+    public long discardedPages() {
+        return placer == null ? 0 : placer.discardedPages.get();
+    }
+
+    public long dirtiedSinceSwitchover() {
+        return faults == null ? 0 : faults.dirtied.cardinality();
+    }
+
+    public PageBitmap receivedPages() {
+        return placer.received.copy();
+    }
+
+    /** Stops the guest and releases the userfaultfd. */
+    @Override
+    public void close() {
+        teardown();
+    }
+}

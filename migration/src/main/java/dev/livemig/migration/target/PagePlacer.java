@@ -1,0 +1,131 @@
+package dev.livemig.migration.target;
+
+import dev.livemig.migration.guest.Guest;
+import dev.livemig.migration.guest.GuestLayout;
+import dev.livemig.migration.guest.GuestSpec.RegionKind;
+import dev.livemig.migration.guest.PageBitmap;
+import dev.livemig.migration.transport.PageTransfer;
+import dev.livemig.mm.Errno;
+import dev.livemig.mm.KernelException;
+import dev.livemig.mm.uffd.PageSource;
+import dev.livemig.mm.uffd.UserfaultfdCtx;
+import dev.livemig.mm.vma.Mmap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Installs received pages into the target guest through its userfaultfd, like QEMU's
+ * postcopy_place_page / postcopy_place_page_zero: UFFDIO_COPY for data, UFFDIO_ZEROPAGE
+ * for zero pages (hugetlb has no ZEROPAGE: a copy of zeros), each page's CRC-32C checked
+ * first.
+ *
+ * <p>Before switchover a page may arrive again (it was re-dirtied on the source): the
+ * old copy is dropped (MADV_DONTNEED, or MADV_REMOVE to punch it out of a shmem or
+ * hugetlb file, as QEMU's ram_discard_range does) and the new one copied in. After a
+ * post-copy switchover pages are copied with UFFDIO_COPY_MODE_WP so later guest writes
+ * are tracked, and EEXIST means the same page already arrived on the other stream (a
+ * priority answer racing the background push): the page is there, so only the waiters
+ * are woken.
+ */
+final class PagePlacer {
+    private final Guest guest;
+    private final GuestLayout layout;
+    private final UserfaultfdCtx ctx;
+    final PageBitmap received;
+    private volatile boolean postcopy;
+    final AtomicLong installedPages = new AtomicLong();
+    final AtomicLong zeroPages = new AtomicLong();
+    final AtomicLong discardedPages = new AtomicLong();
+    final AtomicLong copyRaces = new AtomicLong();
+    final AtomicLong checksumMismatchPages = new AtomicLong();
+
+    PagePlacer(Guest guest, UserfaultfdCtx ctx) {
+        this.guest = guest;
+        this.layout = guest.layout();
+        this.ctx = ctx;
+        this.received = new PageBitmap(layout.pages());
+    }
+
+    /** From now on pages are installed write-protected and EEXIST is a benign race. */
+    void enterPostcopy() {
+        postcopy = true;
+    }
+
+    boolean inPostcopy() {
+        return postcopy;
+    }
+
+    /** Places every page of a batch. */
+    void placeBatch(PageTransfer.PageBatch b) {
+        int size = b.pageSizeBytes();
+        int off = 0;
+        for (int i = 0; i < b.pages(); i++) {
+            int flags = b.flags()[i];
+            place(b.addresses()[i], size, flags, b.crc32c()[i], b.data(), off);
+            if (PageTransfer.hasData(flags)) {
+                off += size;
+            }
+        }
+    }
+
+    /**
+     * Places one page; returns true if this call installed it, false if it was already
+     * there (post-copy race), discarded, or failed its checksum.
+     */
+    boolean place(long addr, int size, int flags, int crc, byte[] data, int off) {
+        int page = layout.pageIndex(addr);
+        if (page < 0 || layout.pageSize(page) != size) {
+            throw new IllegalArgumentException("page " + Long.toHexString(addr) + "/" + size + " outside the layout");
+        }
+        if (PageTransfer.isDiscard(flags)) {
+            if (received.clear(page)) {
+                discard(page, addr, size);
+                discardedPages.incrementAndGet();
+            }
+            return false;
+        }
+        boolean zero = PageTransfer.isZero(flags);
+        if (!zero && PageTransfer.crc32c(data, off, size) != crc) {
+            checksumMismatchPages.incrementAndGet();
+            return false;
+        }
+        boolean wp = postcopy || PageTransfer.isWriteProtect(flags);
+        boolean hugetlb = layout.regions().get(layout.regionOfPage(page)).kind() == RegionKind.HUGETLB;
+        for (int attempt = 0; ; attempt++) {
+            try {
+                if (zero && !wp && !hugetlb) {
+                    ctx.zeropage(addr, size, 0);
+                } else {
+                    PageSource src = zero ? PageSource.ZERO : PageSource.ofBytes(data, off);
+                    ctx.copy(addr, size, wp ? UserfaultfdCtx.COPY_MODE_WP : 0, src);
+                }
+                break;
+            } catch (KernelException e) {
+                if (e.errno() != Errno.EEXIST) {
+                    throw e;
+                }
+                if (postcopy || attempt > 0) {
+                    // someone else installed it: the faulting vCPUs only need waking
+                    ctx.wakeIoctl(addr, size);
+                    copyRaces.incrementAndGet();
+                    received.set(page);
+                    return false;
+                }
+                discard(page, addr, size); // a resend before switchover replaces the stale copy
+            }
+        }
+        received.set(page);
+        installedPages.incrementAndGet();
+        if (zero) {
+            zeroPages.incrementAndGet();
+        }
+        return true;
+    }
+
+    /** QEMU's ram_discard_range(): anonymous memory is zapped, file memory punched out. */
+    private void discard(int page, long addr, int size) {
+        RegionKind kind = layout.regions().get(layout.regionOfPage(page)).kind();
+        Mmap.Advice advice = kind == RegionKind.ANON || kind == RegionKind.THP
+                ? Mmap.Advice.DONTNEED : Mmap.Advice.REMOVE;
+        guest.mm().madvise(addr, size, advice);
+    }
+}

@@ -1,0 +1,175 @@
+package dev.livemig.migration.target;
+
+import dev.livemig.migration.EpochClock;
+import dev.livemig.migration.guest.Guest;
+import dev.livemig.migration.guest.GuestLayout;
+import dev.livemig.migration.guest.PageBitmap;
+import dev.livemig.migration.stats.LatencyRecorder;
+import dev.livemig.migration.stats.PageChecksums;
+import dev.livemig.migration.transport.PageTransfer;
+import dev.livemig.migration.transport.PageTransfer.PageRequest;
+import dev.livemig.mm.KernelException;
+import dev.livemig.mm.uffd.UffdMsg;
+import dev.livemig.mm.uffd.UserfaultfdCtx;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+/**
+ * The target's userfaultfd monitor once the guest runs there (QEMU's
+ * postcopy_ram_fault_thread), handling two kinds of fault:
+ *
+ * <ul>
+ * <li>MISSING: the page has not arrived. Unless it arrived meanwhile (then the vCPU is
+ *     just woken) or it was already requested, a PageRequest goes to the source over the
+ *     priority channel; the answer's UFFDIO_COPY wakes every vCPU waiting on the page.
+ *     Once the source has sent everything, a page still missing never existed there and
+ *     is filled with zeros locally.</li>
+ * <li>WP: the guest writes a page for the first time since switchover. The page's
+ *     contents are checksummed before the write is let through (the vCPU is blocked), so
+ *     verification can compare every page as it was at resume; the page is marked
+ *     dirtied-since-switchover and unprotected, which wakes the vCPU.</li>
+ * </ul>
+ *
+ * <p>Fault latency is measured from reading the fault to installing the page.
+ */
+final class PostcopyFaultHandler implements Runnable {
+    private final Guest guest;
+    private final GuestLayout layout;
+    private final UserfaultfdCtx ctx;
+    private final PagePlacer placer;
+    final PageBitmap requested;
+    final PageBitmap dirtied;
+    final int[] crcAtFirstWrite;
+    final LatencyRecorder faultLatency = new LatencyRecorder();
+    final AtomicLong missingFaults = new AtomicLong();
+    final AtomicLong wpFaults = new AtomicLong();
+    private final ConcurrentHashMap<Integer, Long> faultNanos = new ConcurrentHashMap<>();
+    private final AtomicLong nextRequestId = new AtomicLong(1);
+    private volatile Consumer<PageRequest> requester;
+    private volatile boolean sourceHasSentAll;
+    private volatile boolean running = true;
+    private Thread thread;
+
+    PostcopyFaultHandler(Guest guest, UserfaultfdCtx ctx, PagePlacer placer) {
+        this.guest = guest;
+        this.layout = guest.layout();
+        this.ctx = ctx;
+        this.placer = placer;
+        this.requested = new PageBitmap(layout.pages());
+        this.dirtied = new PageBitmap(layout.pages());
+        this.crcAtFirstWrite = new int[layout.pages()];
+    }
+
+    void start() {
+        thread = new Thread(this, "postcopy-fault-" + guest.mm().pid());
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    /** Where page requests go (the priority channel); null: every missing page is local. */
+    void setRequester(Consumer<PageRequest> r) {
+        requester = r;
+    }
+
+    /**
+     * The source has sent every page it has: requests still open are for pages it never
+     * had, which are zeros.
+     */
+    void sourceHasSentAll() {
+        sourceHasSentAll = true;
+        for (int p = requested.nextSet(0); p >= 0; p = requested.nextSet(p + 1)) {
+            fillZero(p);
+        }
+    }
+
+    @Override
+    public void run() {
+        while (running) {
+            UffdMsg msg = ctx.read(20_000_000L);
+            if (msg == null || !msg.isPagefault()) {
+                continue;
+            }
+            int page = layout.pageIndex(msg.address());
+            if (page < 0) {
+                continue;
+            }
+            try {
+                if (msg.wp()) {
+                    onWriteProtectFault(page);
+                } else {
+                    onMissingFault(page);
+                }
+            } catch (KernelException e) {
+                // the range went away (shutdown); wake so the vCPU sees the new state
+                ctx.wake(layout.pageAddress(page), layout.pageSize(page));
+            }
+        }
+    }
+
+    private void onWriteProtectFault(int page) {
+        long addr = layout.pageAddress(page);
+        int size = (int) layout.pageSize(page);
+        wpFaults.incrementAndGet();
+        if (!dirtied.get(page)) {
+            crcAtFirstWrite[page] = PageChecksums.crc(guest.mm(), addr, size, new byte[size]);
+            dirtied.set(page);
+        }
+        ctx.writeprotect(addr, size, 0);
+    }
+
+    private void onMissingFault(int page) {
+        long addr = layout.pageAddress(page);
+        long size = layout.pageSize(page);
+        missingFaults.incrementAndGet();
+        if (placer.received.get(page)) {
+            ctx.wakeIoctl(addr, size); // installed between the fault and now
+            return;
+        }
+        Consumer<PageRequest> r = requester;
+        if (sourceHasSentAll || r == null) {
+            fillZero(page);
+            return;
+        }
+        long now = EpochClock.nowNanos();
+        if (requested.set(page)) {
+            faultNanos.put(page, now);
+            r.accept(new PageRequest(nextRequestId.getAndIncrement(), addr, 0, now));
+            if (sourceHasSentAll) {
+                fillZero(page); // raced with the source's last message
+            }
+        }
+    }
+
+    private void fillZero(int page) {
+        int size = (int) layout.pageSize(page);
+        placer.place(layout.pageAddress(page), size, PageTransfer.PAGE_FLAG_ZERO | PageTransfer.PAGE_FLAG_WRITE_PROTECT,
+                PageTransfer.zeroCrc(size), null, 0);
+        pageArrived(page);
+    }
+
+    /** A page reached the target (either stream): closes its request and records the latency. */
+    void pageArrived(int page) {
+        if (requested.clear(page)) {
+            Long t = faultNanos.remove(page);
+            if (t != null) {
+                faultLatency.recordNanos(EpochClock.nowNanos() - t);
+            }
+        }
+    }
+
+    long openRequests() {
+        return requested.cardinality();
+    }
+
+    void stop() {
+        running = false;
+        if (thread != null) {
+            try {
+                thread.join(1000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

@@ -1,0 +1,168 @@
+package dev.livemig.migration.transport;
+
+import dev.livemig.migration.MigrationControl.MigrationMode;
+import dev.livemig.migration.guest.GuestLayout;
+import dev.livemig.migration.guest.Vcpu;
+import java.util.List;
+import java.util.zip.CRC32C;
+
+/**
+ * The data-plane messages, one record per message of {@code livemig/v1/page_transfer.proto}
+ * with the same field names and units ({@code GuestLayout}/{@code RegionLayout} and
+ * {@code VcpuState} live with the guest as {@link GuestLayout} and {@link Vcpu.State}).
+ * Arrays stand for repeated scalar fields and {@code bytes}; a record that carries an
+ * array hands its ownership over: neither side changes it after sending.
+ */
+public final class PageTransfer {
+    /** The protocol version this file describes. */
+    public static final int PROTOCOL_VERSION = 1;
+
+    public static final String FEATURE_ZERO_PAGE_FLAG = "zero-page-flag";
+    public static final String FEATURE_CRC32C = "crc32c";
+    public static final String FEATURE_DISCARD = "discard";
+
+    /*
+     * PageBatch.flags bits (livemig.v1.PageFlag), one int per page:
+     *
+     *   bit 0  PAGE_FLAG_ZERO           all zeros, no data
+     *   bit 1  PAGE_FLAG_WRITE_PROTECT  install with UFFDIO_COPY_MODE_WP
+     *   bit 2  PAGE_FLAG_RESENT         re-dirtied page sent again (statistics)
+     *   bit 3  PAGE_FLAG_DISCARD        drop the target's stale copy, no data
+     */
+    public static final int PAGE_FLAG_ZERO = 1;
+    public static final int PAGE_FLAG_WRITE_PROTECT = 2;
+    public static final int PAGE_FLAG_RESENT = 4;
+    public static final int PAGE_FLAG_DISCARD = 8;
+
+    private PageTransfer() {
+    }
+
+    public static boolean isZero(int flags) {
+        return (flags & PAGE_FLAG_ZERO) != 0;
+    }
+
+    public static boolean isWriteProtect(int flags) {
+        return (flags & PAGE_FLAG_WRITE_PROTECT) != 0;
+    }
+
+    public static boolean isResent(int flags) {
+        return (flags & PAGE_FLAG_RESENT) != 0;
+    }
+
+    public static boolean isDiscard(int flags) {
+        return (flags & PAGE_FLAG_DISCARD) != 0;
+    }
+
+    /** Whether a page with these flags carries data in its batch. */
+    public static boolean hasData(int flags) {
+        return (flags & (PAGE_FLAG_ZERO | PAGE_FLAG_DISCARD)) == 0;
+    }
+
+    /** CRC-32C of {@code len} bytes. */
+    public static int crc32c(byte[] data, int off, int len) {
+        CRC32C c = new CRC32C();
+        c.update(data, off, len);
+        return (int) c.getValue();
+    }
+
+    /** CRC-32C of a page of zeros of {@code pageSize} bytes. */
+    public static int zeroCrc(int pageSize) {
+        return pageSize == 4096 ? ZERO_CRC_4K : crc32c(new byte[pageSize], 0, pageSize);
+    }
+
+    private static final int ZERO_CRC_4K = crc32c(new byte[4096], 0, 4096);
+
+    // ---- handshake ------------------------------------------------------------------
+
+    public record HandshakeRequest(int protocolVersion, String migrationId, MigrationMode mode, GuestLayout layout,
+                                   List<String> features) {
+    }
+
+    public record HandshakeResponse(boolean accepted, int protocolVersion, String reason, List<String> features) {
+    }
+
+    // ---- page stream ----------------------------------------------------------------
+
+    /**
+     * livemig.v1.PageBatch: parallel arrays per page; {@code data} holds the pages with
+     * data back to back, so a page's data offset is (earlier pages with data) * page size.
+     */
+    public record PageBatch(String migrationId, int round, long sequence, int pageSizeBytes, long[] addresses,
+                            int[] flags, int[] crc32c, byte[] data, boolean roundComplete) {
+        public int pages() {
+            return addresses.length;
+        }
+
+        /** Bytes this batch puts on the wire (page data plus 16 bytes of per-page metadata). */
+        public long wireBytes() {
+            return data.length + 16L * addresses.length + 32;
+        }
+    }
+
+    public record PushPagesAck(String migrationId, long batchesReceived, long pagesReceived, long zeroPagesReceived,
+                               long bytesReceived, long checksumMismatchPages, int lastCompleteRound) {
+    }
+
+    // ---- switchover ------------------------------------------------------------------
+
+    public record SwitchoverRequest(String migrationId, int finalRound, long batchesSent, GuestLayout layout,
+                                    List<Vcpu.State> vcpus, boolean postcopy, long pauseUnixNs) {
+    }
+
+    public record SwitchoverResponse(boolean resumed, long resumeUnixNs, double downtimeMs, long missingPages,
+                                     String error) {
+    }
+
+    // ---- post-copy priority channel ---------------------------------------------------
+
+    /** livemig.v1.PostcopySourceMessage (oneof start | page | done). */
+    public sealed interface PostcopySourceMessage permits PostcopyStart, PageData, PostcopySourceDone {
+    }
+
+    /** livemig.v1.PostcopyTargetMessage (oneof request | done). */
+    public sealed interface PostcopyTargetMessage permits PageRequest, PostcopyTargetDone {
+    }
+
+    public record PostcopyStart(String migrationId) implements PostcopySourceMessage {
+    }
+
+    public record PageRequest(long requestId, long address, int vcpuIndex, long faultUnixNs)
+            implements PostcopyTargetMessage {
+    }
+
+    public record PageData(long requestId, long address, int flags, int crc32c, int pageSizeBytes, byte[] data)
+            implements PostcopySourceMessage {
+    }
+
+    public record PostcopySourceDone(long pagesSent) implements PostcopySourceMessage {
+    }
+
+    public record PostcopyTargetDone(long faults, long receivedPages) implements PostcopyTargetMessage {
+    }
+
+    // ---- received bitmap ----------------------------------------------------------------
+
+    public record ReceivedBitmapRequest(String migrationId, List<String> regionNames) {
+    }
+
+    /** Bit i (byte i / 8, bit i % 8) is the page at start + i * page size. */
+    public record RegionBitmap(String regionName, long startAddress, long pageSizeBytes, long pageCount,
+                               byte[] received, byte[] requested, byte[] dirtiedSinceSwitchover,
+                               long receivedPages) {
+    }
+
+    public record ReceivedBitmapResponse(String migrationId, List<RegionBitmap> regions, long receivedPages,
+                                         long missingPages) {
+    }
+
+    // ---- verification ----------------------------------------------------------------
+
+    public record RegionChecksums(String regionName, long startAddress, long pageSizeBytes, int[] crc32c) {
+    }
+
+    public record VerifyRequest(String migrationId, List<RegionChecksums> regions) {
+    }
+
+    public record VerifyResponse(long verifiedPages, long mismatchPages, long[] mismatchAddresses) {
+    }
+}

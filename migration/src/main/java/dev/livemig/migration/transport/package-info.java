@@ -1,0 +1,7 @@
+/**
+ * The data plane: {@code PageTransfer} holds one record per message of
+ * {@code page_transfer.proto}, {@code PageChannel} has one method per RPC (shaped like a
+ * grpc-java async stub, with {@code MessageSink} for stream observers), and
+ * {@code InMemoryPageChannel} connects two engines in one JVM through queues and threads.
+ */
+package dev.livemig.migration.transport;

@@ -1,0 +1,41 @@
+package dev.livemig.migration.tracker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.livemig.migration.MigrationControl.DirtyRateResult;
+import dev.livemig.migration.MigrationControl.DirtyTrackerKind;
+import dev.livemig.migration.guest.Guest;
+import dev.livemig.migration.guest.GuestSpec;
+import dev.livemig.migration.guest.GuestSpec.RegionKind;
+import dev.livemig.migration.guest.GuestSpec.Workload;
+import dev.livemig.mm.Kernel;
+import dev.livemig.mm.proc.Pagemap;
+import org.junit.jupiter.api.Test;
+
+class DirtyRateMeterTest {
+    private static final long MIB = 1 << 20;
+
+    @Test
+    void measure_countsDistinctPagesPerPeriodAndRegionAndLeavesNoTracking() throws Exception {
+        GuestSpec spec = GuestSpec.builder().region("anon", RegionKind.ANON, 4 * MIB)
+                .region("shm", RegionKind.SHMEM, 4 * MIB).workload(Workload.UNIFORM)
+                .writeRatePagesPerS(5000).seed(3).build();
+        try (Kernel k = new Kernel(); Guest g = Guest.create(k, spec)) {
+            g.start();
+            DirtyRateResult r = DirtyRateMeter.measure("g", g, DirtyTrackerKind.WP_ASYNC, 200, 50);
+            g.pause();
+            assertTrue(r.periods().size() >= 3, "periods: " + r.periods());
+            assertEquals(2, r.regions().size());
+            assertTrue(r.dirtyPages() > 0);
+            assertEquals(r.dirtyPages(), r.regions().get(0).dirtyPages() + r.regions().get(1).dirtyPages());
+            assertTrue(r.regions().get(0).dirtyPages() > 0 && r.regions().get(1).dirtyPages() > 0,
+                    "uniform writes reach both regions: " + r.regions());
+            long perPeriodSum = r.periods().stream().mapToLong(p -> p.dirtyPages()).sum();
+            assertTrue(perPeriodSum >= r.dirtyPages(), "distinct over the whole run <= sum of periods");
+            for (long e : Pagemap.read(g.mm(), g.layout().regions().get(0).startAddress(), 1024)) {
+                assertEquals(0, e & Pagemap.PM_UFFD_WP);
+            }
+        }
+    }
+}
