@@ -12,8 +12,6 @@ import dev.livemig.mm.SignalException;
 import dev.livemig.mm.VmFlags;
 import dev.livemig.mm.hugetlb.HugetlbFile;
 import dev.livemig.mm.page.AddressSpace;
-import dev.livemig.mm.proc.Pagemap;
-import dev.livemig.mm.proc.PagemapScan;
 import dev.livemig.mm.shmem.ShmemFile;
 import dev.livemig.mm.uffd.PageSource;
 import dev.livemig.mm.uffd.UffdFeatures;
@@ -39,9 +37,6 @@ import java.util.concurrent.TimeUnit;
  * configured policy, then prints the command's result line.
  */
 final class ScriptRunner implements AutoCloseable {
-    private static final String[] CATEGORY_NAMES = {"WPALLOWED", "WRITTEN", "FILE", "PRESENT", "SWAPPED",
-        "PFNZERO", "HUGE", "SOFT_DIRTY", "GUARD"};
-
     private record Region(String name, long base, long pages, String kind, AddressSpace file) {
         boolean hugetlb() {
             return file instanceof HugetlbFile;
@@ -584,122 +579,13 @@ final class ScriptRunner implements AutoCloseable {
     private String doPagemap(Command c, MmStruct mm) {
         Region r = region(c, 0);
         long[] rg = range(c, r, 1);
-        int n = (int) (rg[1] >>> 12);
-        long[] pme = Pagemap.read(mm, rg[0], n);
-        long start = (rg[0] - r.base) >>> 12;
-        StringBuilder sb = new StringBuilder();
-        int i = 0;
-        while (i < n) {
-            String f = pmFlags(pme[i]);
-            int j = i + 1;
-            while (j < n && pmFlags(pme[j]).equals(f)) {
-                j++;
-            }
-            if (!f.isEmpty()) {
-                sb.append(sb.length() > 0 ? " " : "").append('[').append(start + i).append(',').append(start + j)
-                        .append(")=").append(f);
-            }
-            i = j;
-        }
-        return "pagemap " + r.name + " " + c.arg(1) + " " + c.arg(2) + ": " + (sb.length() == 0 ? "-" : sb);
-    }
-
-    private String pmFlags(long e) {
-        List<String> f = new ArrayList<>(6);
-        if ((e & Pagemap.PM_PRESENT) != 0) f.add("present");
-        if ((e & Pagemap.PM_SWAP) != 0) f.add("swap");
-        if ((e & Pagemap.PM_FILE) != 0) f.add("file");
-        if ((e & Pagemap.PM_UFFD_WP) != 0) f.add("uffd-wp");
-        if ((e & Pagemap.PM_MMAP_EXCLUSIVE) != 0) f.add("excl");
-        if ((e & Pagemap.PM_PRESENT) != 0 && Pagemap.pfn(e) == kernel.physMem().zeroPfn) f.add("zero");
-        return String.join(",", f);
-    }
-
-    private long categories(Command c, String v) {
-        if (v.isEmpty() || v.equals("none")) {
-            return 0;
-        }
-        if (Character.isDigit(v.charAt(0))) {
-            return Long.parseLong(v);
-        }
-        long m = 0;
-        for (String n : v.split(",")) {
-            int b = List.of(CATEGORY_NAMES).indexOf(n);
-            if (b < 0) {
-                throw new ScriptError(c.line(), "unknown category '" + n + "'");
-            }
-            m |= 1L << b;
-        }
-        return m;
+        return ProcCommands.pagemap(c, mm, r.name, r.base, rg[0], rg[1], kernel.physMem().zeroPfn);
     }
 
     private String doScan(Command c, MmStruct mm) {
         Region r = region(c, 0);
         long[] rg = range(c, r, 1);
-        long start = rg[0];
-        long end = rg[0] + rg[1];
-        long flags = 0, inverted = 0, mask = 0, anyof = 0, ret = 0, max = 0, vec = 4096, size = 96;
-        for (int i = 3; i < c.argc(); i++) {
-            String kv = c.arg(i);
-            int eq = kv.indexOf('=');
-            if (eq < 0) {
-                throw new ScriptError(c.line(), "scan option '" + kv + "' is not KEY=VALUE");
-            }
-            String k = kv.substring(0, eq);
-            String v = kv.substring(eq + 1);
-            try {
-                switch (k) {
-                    case "flags" -> {
-                        if (!v.isEmpty() && Character.isDigit(v.charAt(0))) {
-                            flags = Long.parseLong(v);
-                        } else {
-                            for (String n : v.split(",")) {
-                                flags |= switch (n) {
-                                    case "WP_MATCHING" -> PagemapScan.PM_SCAN_WP_MATCHING;
-                                    case "CHECK_WPASYNC" -> PagemapScan.PM_SCAN_CHECK_WPASYNC;
-                                    case "none" -> 0;
-                                    default -> throw new ScriptError(c.line(), "unknown scan flag '" + n + "'");
-                                };
-                            }
-                        }
-                    }
-                    case "inverted" -> inverted = categories(c, v);
-                    case "mask" -> mask = categories(c, v);
-                    case "anyof" -> anyof = categories(c, v);
-                    case "return" -> ret = categories(c, v);
-                    case "max" -> max = Long.parseLong(v);
-                    case "vec" -> vec = Long.parseLong(v);
-                    case "size" -> size = Long.parseLong(v);
-                    case "end" -> end = r.base + Long.parseLong(v) * PAGE_SIZE;
-                    default -> throw new ScriptError(c.line(), "unknown scan key '" + k + "'");
-                }
-            } catch (NumberFormatException e) {
-                throw new ScriptError(c.line(), "scan " + k + " must be a number, got '" + v + "'");
-            }
-        }
-        PagemapScan.Arg arg = new PagemapScan.Arg(size, flags, start, end, vec == 0, vec, max, inverted, mask,
-                anyof, ret);
-        PagemapScan.Result res = PagemapScan.scan(mm, arg);
-        StringBuilder sb = new StringBuilder("scan " + r.name + " n=" + res.regions().size());
-        for (PagemapScan.Region reg : res.regions()) {
-            sb.append(" [").append((reg.start() - r.base) >> 12).append(',').append((reg.end() - r.base) >> 12)
-                    .append(")=").append(catNames(reg.categories()));
-        }
-        sb.append(" walk_end=").append((res.walkEnd() - r.base) >> 12);
-        return sb.toString();
-    }
-
-    private static String catNames(long cats) {
-        if (cats == 0) {
-            return "0";
-        }
-        List<String> n = new ArrayList<>();
-        for (int b = 0; b < CATEGORY_NAMES.length; b++) {
-            if ((cats & (1L << b)) != 0) {
-                n.add(CATEGORY_NAMES[b]);
-            }
-        }
-        return String.join(",", n);
+        return ProcCommands.scan(c, mm, r.name, r.base, rg[0], rg[0] + rg[1]);
     }
 
     @Override
