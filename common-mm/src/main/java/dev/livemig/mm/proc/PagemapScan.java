@@ -383,76 +383,6 @@ public final class PagemapScan {
         return c;
     }
 
-    /** make_uffd_wp_pte(). */
-    private static void makeUffdWpPte(long[] tbl, int idx) {
-        long pte = tbl[idx];
-        if (Pte.present(pte)) {
-            tbl[idx] = Pte.mkUffdWp(pte);
-        } else if (pte != 0) {
-            tbl[idx] = pte | Pte.SWP_UFFD_WP;
-        } else {
-            tbl[idx] = Pte.mkMarker(Pte.MARKER_UFFD_WP);
-        }
-    }
-
-    private static boolean protectedPte(long pte) {
-        return (Pte.present(pte) && Pte.uffdWp(pte)) || Pte.swpUffdWpAny(pte);
-    }
-
-    /**
-     * The first index in {@code [from, to)} whose entry is not uffd-wp protected, or
-     * {@code to}. Only present entries can carry {@link Pte#UFFD_WP} (bits 8..11 of a swap
-     * entry are zero) and on them it means protected, so a run of eight protected entries
-     * is skipped with one test: the common case of a scan after few writes.
-     */
-    private static int nextUnprotected(long[] tbl, int from, int to) {
-        int i = from;
-        for (; i + 8 <= to; i += 8) {
-            if (!Pte.uffdWp(tbl[i] & tbl[i + 1] & tbl[i + 2] & tbl[i + 3]
-                    & tbl[i + 4] & tbl[i + 5] & tbl[i + 6] & tbl[i + 7])) {
-                for (int j = i; j < i + 8; j++) {
-                    if (!protectedPte(tbl[j])) {
-                        return j;
-                    }
-                }
-            }
-        }
-        for (; i < to; i++) {
-            if (!protectedPte(tbl[i])) {
-                return i;
-            }
-        }
-        return to;
-    }
-
-    /**
-     * The first index in {@code [from, to)} whose entry is uffd-wp protected, or {@code to}.
-     * Eight accessible entries none of which has {@link Pte#UFFD_WP} are unprotected: the
-     * common case of a scan after many writes.
-     */
-    private static int nextProtected(long[] tbl, int from, int to) {
-        int i = from;
-        for (; i + 8 <= to; i += 8) {
-            long a0 = tbl[i], a1 = tbl[i + 1], a2 = tbl[i + 2], a3 = tbl[i + 3];
-            long a4 = tbl[i + 4], a5 = tbl[i + 5], a6 = tbl[i + 6], a7 = tbl[i + 7];
-            long all = a0 & a1 & a2 & a3 & a4 & a5 & a6 & a7;
-            long any = a0 | a1 | a2 | a3 | a4 | a5 | a6 | a7;
-            if (!Pte.accessible(all) || Pte.uffdWp(any)) {
-                for (int j = i; j < i + 8; j++) {
-                    if (protectedPte(tbl[j])) {
-                        return j;
-                    }
-                }
-            }
-        }
-        for (; i < to; i++) {
-            if (protectedPte(tbl[i])) {
-                return i;
-            }
-        }
-        return i;
-    }
-
     /**
      * pagemap_scan_pmd_entry(). The two fast paths handle a run of unprotected ptes at a
      * time; reporting a run with one pagemap_scan_output() call reports, truncates and sets
@@ -466,16 +396,16 @@ public final class PagemapScan {
         long tableBase = start - ((long) from << 12);
         if (wpMatching && bufStart == null) {
             // fast path: exclusive WP of every unprotected pte, whatever the masks
-            for (int i = nextUnprotected(tbl, from, to); i < to; i = nextUnprotected(tbl, i + 1, to)) {
-                makeUffdWpPte(tbl, i);
+            for (int i = WpPteRuns.nextUnprotected(tbl, from, to); i < to; i = WpPteRuns.nextUnprotected(tbl, i + 1, to)) {
+                WpPteRuns.makeUffdWpPte(tbl, i);
             }
             return 0;
         }
         int ret = 0;
         long[] next = new long[1];
         if (anyof == 0 && inverted == 0 && mask == PAGE_IS_WRITTEN && returnMask == PAGE_IS_WRITTEN) {
-            for (int i = nextUnprotected(tbl, from, to); i < to; ) {
-                int runEnd = nextProtected(tbl, i + 1, to);
+            for (int i = WpPteRuns.nextUnprotected(tbl, from, to); i < to; ) {
+                int runEnd = WpPteRuns.nextProtected(tbl, i + 1, to);
                 long addr = tableBase + ((long) i << 12);
                 next[0] = tableBase + ((long) runEnd << 12);
                 ret = output(curVmaCategory | PAGE_IS_WRITTEN, addr, next);
@@ -485,13 +415,13 @@ public final class PagemapScan {
                 if (wpMatching) {
                     int reported = (int) ((next[0] - tableBase) >>> 12);
                     for (int j = i; j < reported; j++) {
-                        makeUffdWpPte(tbl, j);
+                        WpPteRuns.makeUffdWpPte(tbl, j);
                     }
                 }
                 if (ret != 0) {
                     break;
                 }
-                i = nextUnprotected(tbl, runEnd, to);
+                i = WpPteRuns.nextUnprotected(tbl, runEnd, to);
             }
             return ret;
         }
@@ -509,7 +439,7 @@ public final class PagemapScan {
             if (!wpMatching || (categories & PAGE_IS_WRITTEN) == 0) {
                 continue;
             }
-            makeUffdWpPte(tbl, idx);
+            WpPteRuns.makeUffdWpPte(tbl, idx);
             if (ret != 0) {
                 break;
             }
