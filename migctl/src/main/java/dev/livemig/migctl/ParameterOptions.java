@@ -40,7 +40,7 @@ public final class ParameterOptions {
     @Option(names = "--manual-rounds", description = "Rounds advance only with 'migctl round'.")
     boolean manualRounds;
 
-    @Option(names = "--no-verify", negatable = false,
+    @Option(names = "--no-verify",
             description = "Skip comparing every target page with the source's at pause time.")
     boolean noVerify;
 
