@@ -1,0 +1,35 @@
+package dev.livemig.migctl;
+
+import dev.livemig.proto.v1.GetInfoRequest;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code migctl watch}: the live per-round table and progress bar of a running migration. */
+@Command(name = "watch", mixinStandardHelpOptions = true,
+        description = "Follows a migration: a row per round (dirty pages, sent, bandwidth, dirty rate, predicted "
+                + "downtime, decision), state changes and a progress bar, then the summary.")
+final class WatchCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+    @Mixin
+    NodeOptions node;
+    @Option(names = "--migration", paramLabel = "ID", defaultValue = "",
+            description = "Migration id (default: the node's most recent migration).")
+    String migrationId;
+
+    @Override
+    public Integer call() {
+        try (NodeClient source = node.source()) {
+            String id = migrationId.isEmpty()
+                    ? source.call("GetInfo", s -> s.getInfo(GetInfoRequest.newBuilder().setOmitRounds(true).build()))
+                            .getMigrationId()
+                    : migrationId;
+            MigrationRun.watch(source, id, spec.commandLine().getOut());
+            return MigrationRun.finish(source, id, null, spec.commandLine().getOut());
+        }
+    }
+}
