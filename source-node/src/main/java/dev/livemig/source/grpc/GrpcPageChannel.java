@@ -18,6 +18,7 @@ import dev.livemig.proto.v1.PageTransferGrpc;
 import dev.livemig.target.TargetNode;
 import dev.livemig.target.grpc.PageTransferCodec;
 import io.grpc.Channel;
+import io.grpc.Context;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
@@ -28,6 +29,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * The source's side of livemig.v1.PageTransfer: a {@link PageChannel} over a gRPC
@@ -85,7 +87,8 @@ public final class GrpcPageChannel implements PageChannel {
             stub = stub.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
         }
         PushStream push = new PushStream(ack);
-        stub.pushPages(push.responses);
+        PageTransferGrpc.PageTransferStub s = stub;
+        detached(() -> s.pushPages(push.responses));
         return push;
     }
 
@@ -97,7 +100,7 @@ public final class GrpcPageChannel implements PageChannel {
     @Override
     public MessageSink<PostcopySourceMessage> postcopy(MessageSink<PostcopyTargetMessage> fromTarget) {
         StreamObserver<dev.livemig.proto.v1.PostcopySourceMessage> toTarget =
-                async.postcopy(observer(fromTarget, PageTransferCodec::postcopyTarget));
+                detached(() -> async.postcopy(observer(fromTarget, PageTransferCodec::postcopyTarget)));
         return new MessageSink<>() {
             @Override
             public void onNext(PostcopySourceMessage m) {
@@ -137,6 +140,21 @@ public final class GrpcPageChannel implements PageChannel {
     @Override
     public void close() {
         onClose.run();
+    }
+
+    /**
+     * Starts a stream outside the caller's gRPC context: the engine may open a stream while
+     * serving an RPC (StartMigration with manual rounds, RunRound), and a call started in
+     * that context would be cancelled as soon as that RPC returns.
+     */
+    private static <T> T detached(Supplier<T> start) {
+        Context ctx = Context.current().fork();
+        Context prev = ctx.attach();
+        try {
+            return start.get();
+        } finally {
+            ctx.detach(prev);
+        }
     }
 
     private static <P, T> StreamObserver<P> observer(MessageSink<T> sink, Function<P, T> decode) {

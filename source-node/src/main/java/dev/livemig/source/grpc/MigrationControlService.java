@@ -312,6 +312,9 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
 
     private static StatusRuntimeException status(RuntimeException e) {
         String msg = e.getMessage() == null ? "" : e.getMessage();
+        if (e instanceof StatusRuntimeException) {
+            return PageTransferService.toStatus(e);
+        }
         if (msg.startsWith("FAILED_PRECONDITION")) {
             return Status.FAILED_PRECONDITION.withDescription(msg).asRuntimeException();
         }
