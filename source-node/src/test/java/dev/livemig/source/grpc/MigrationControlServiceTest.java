@@ -290,6 +290,32 @@ class MigrationControlServiceTest {
     }
 
     @Test
+    void reflection_listsTheControlService() throws Exception {
+        java.util.concurrent.BlockingQueue<io.grpc.reflection.v1.ServerReflectionResponse> answers =
+                new java.util.concurrent.LinkedBlockingQueue<>();
+        var requests = io.grpc.reflection.v1.ServerReflectionGrpc.newStub(client).serverReflectionInfo(
+                new io.grpc.stub.StreamObserver<>() {
+                    @Override
+                    public void onNext(io.grpc.reflection.v1.ServerReflectionResponse r) {
+                        answers.add(r);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                    }
+                });
+        requests.onNext(io.grpc.reflection.v1.ServerReflectionRequest.newBuilder().setListServices("").build());
+        var answer = answers.poll(30, TimeUnit.SECONDS);
+        requests.onCompleted();
+        assertTrue(answer != null && answer.getListServicesResponse().getServiceList().stream()
+                .anyMatch(s -> s.getName().equals(MigrationControlGrpc.SERVICE_NAME)), () -> "" + answer);
+    }
+
+    @Test
     void health_servesBothServiceNames() {
         HealthGrpc.HealthBlockingStub health = HealthGrpc.newBlockingStub(client);
         assertEquals(HealthCheckResponse.ServingStatus.SERVING,
