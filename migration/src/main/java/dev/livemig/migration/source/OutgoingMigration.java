@@ -100,6 +100,11 @@ public final class OutgoingMigration {
         listeners.add(l);
     }
 
+    /** Stops calling {@code l} (a Watch stream that ended or was cancelled). */
+    public void removeListener(ProgressListener l) {
+        listeners.remove(l);
+    }
+
     // ---- driving ----------------------------------------------------------------------
 
     /**

@@ -1,0 +1,331 @@
+package dev.livemig.source.grpc;
+
+import com.google.protobuf.FieldMask;
+import com.google.protobuf.util.FieldMaskUtil;
+import dev.livemig.migration.MigrationControl.DirtyTrackerKind;
+import dev.livemig.migration.MigrationControl.MigrationParameters;
+import dev.livemig.migration.MigrationControl.MigrationState;
+import dev.livemig.migration.MigrationControl.ProgressListener;
+import dev.livemig.migration.MigrationControl.StateChange;
+import dev.livemig.migration.guest.Guest;
+import dev.livemig.migration.guest.GuestLayout;
+import dev.livemig.migration.guest.GuestLayout.RegionLayout;
+import dev.livemig.migration.guest.GuestSpec;
+import dev.livemig.migration.source.OutgoingMigration;
+import dev.livemig.migration.stats.PageChecksums;
+import dev.livemig.migration.tracker.DirtyRateMeter;
+import dev.livemig.proto.v1.CancelRequest;
+import dev.livemig.proto.v1.CancelResponse;
+import dev.livemig.proto.v1.CreateGuestRequest;
+import dev.livemig.proto.v1.CreateGuestResponse;
+import dev.livemig.proto.v1.DirtyRateResult;
+import dev.livemig.proto.v1.GetInfoRequest;
+import dev.livemig.proto.v1.MeasureDirtyRateRequest;
+import dev.livemig.proto.v1.MigrationControlGrpc;
+import dev.livemig.proto.v1.MigrationInfo;
+import dev.livemig.proto.v1.ProgressEvent;
+import dev.livemig.proto.v1.RegionInfo;
+import dev.livemig.proto.v1.RoundRecord;
+import dev.livemig.proto.v1.RunRoundRequest;
+import dev.livemig.proto.v1.SetParametersRequest;
+import dev.livemig.proto.v1.StartMigrationRequest;
+import dev.livemig.proto.v1.StartMigrationResponse;
+import dev.livemig.proto.v1.WatchRequest;
+import dev.livemig.source.SourceNode;
+import dev.livemig.target.grpc.PageTransferCodec;
+import dev.livemig.target.grpc.PageTransferService;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * livemig.v1.MigrationControl on the source node: each RPC validates and maps its request
+ * ({@link MigrationControlCodec}), calls the engine ({@link Guest}, {@link OutgoingMigration},
+ * {@link DirtyRateMeter}) and maps the answer back. A malformed request is
+ * INVALID_ARGUMENT and an unknown guest or migration NOT_FOUND, both before anything
+ * changes; the engine's refusals ("FAILED_PRECONDITION: ...") keep their code.
+ */
+public final class MigrationControlService extends MigrationControlGrpc.MigrationControlImplBase
+        implements AutoCloseable {
+    /** Node defaults before any SetParameters: every field "engine default". */
+    public static final MigrationParameters UNSET =
+            new MigrationParameters(null, 0, 0, 0, null, null, 0, 0, 0, 0, false, 0, false);
+    /** MeasureDirtyRate blocks its call; a window longer than this is a mistake. */
+    static final long MAX_DIRTY_RATE_DURATION_MS = 600_000;
+
+    private final SourceNode node;
+    private final AtomicInteger guestIds = new AtomicInteger();
+    private final ExecutorService watchers = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "watch");
+        t.setDaemon(true);
+        return t;
+    });
+
+    public MigrationControlService(SourceNode node) {
+        this.node = node;
+    }
+
+    // ---- guests ---------------------------------------------------------------------------
+
+    @Override
+    public void createGuest(CreateGuestRequest request, StreamObserver<CreateGuestResponse> out) {
+        unary(out, () -> {
+            if (!request.hasSpec()) {
+                throw new IllegalArgumentException("spec missing");
+            }
+            GuestSpec spec = MigrationControlCodec.guestSpec(request.getSpec());
+            Guest g = Guest.create(node.kernel(), spec);
+            String id = "guest-" + guestIds.incrementAndGet();
+            node.addGuest(id, g);
+            g.start();
+            return describe(id, g);
+        });
+    }
+
+    private static CreateGuestResponse describe(String id, Guest g) {
+        GuestLayout layout = g.layout();
+        boolean[] present = PageChecksums.presentPages(g.mm(), layout);
+        CreateGuestResponse.Builder b = CreateGuestResponse.newBuilder().setGuestId(id)
+                .setSizeBytes(layout.sizeBytes());
+        long total = 0;
+        for (int r = 0; r < layout.regions().size(); r++) {
+            RegionLayout rl = layout.regions().get(r);
+            int from = layout.firstPage(r);
+            long n = 0;
+            for (int i = from; i < from + rl.pages(); i++) {
+                n += present[i] ? 1 : 0;
+            }
+            total += n;
+            b.addRegions(RegionInfo.newBuilder().setName(rl.name()).setKind(PageTransferCodec.regionKind(rl.kind()))
+                    .setStartAddress(rl.startAddress()).setSizeBytes(rl.sizeBytes())
+                    .setPageSizeBytes(rl.pageSizeBytes()).setPopulatedPages(n));
+        }
+        return b.setPopulatedPages(total).build();
+    }
+
+    private Guest guest(String id) {
+        if (id.isEmpty()) {
+            throw new IllegalArgumentException("guest_id missing");
+        }
+        Guest g = node.guest(id);
+        if (g == null) {
+            throw Status.NOT_FOUND.withDescription("no guest " + id).asRuntimeException();
+        }
+        return g;
+    }
+
+    // ---- migrations ---------------------------------------------------------------------
+
+    @Override
+    public void startMigration(StartMigrationRequest request, StreamObserver<StartMigrationResponse> out) {
+        unary(out, () -> {
+            Guest g = guest(request.getGuestId());
+            if (request.getTargetAddress().isEmpty()) {
+                throw new IllegalArgumentException("target_address missing");
+            }
+            MigrationParameters p = MigrationControlCodec.parameters(
+                    MigrationControlCodec.parameters(node.defaults()).toBuilder()
+                            .mergeFrom(request.getParameters()).build()).withDefaults();
+            checkRanges(p);
+            OutgoingMigration m;
+            synchronized (node) {
+                OutgoingMigration busy = node.migrationOf(request.getGuestId());
+                if (busy != null) {
+                    throw Status.FAILED_PRECONDITION.withDescription("guest " + request.getGuestId()
+                            + " is " + (busy.state() == MigrationState.COMPLETED ? "gone: migrated by " : "under ")
+                            + busy.id()).asRuntimeException();
+                }
+                ManagedChannel channel = node.dial(request.getTargetAddress());
+                String id = "mig-" + UUID.randomUUID().toString().substring(0, 8);
+                m = new OutgoingMigration(id, request.getGuestId(), request.getTargetAddress(), g,
+                        new GrpcPageChannel(channel, channel::shutdown), p);
+                node.addMigration(m);
+                m.addListener(new ProgressListener() {
+                    @Override
+                    public void onStateChange(StateChange c) {
+                        if (c.toState().isFinal()) {
+                            channel.shutdown(); // graceful: calls in flight finish
+                        }
+                    }
+                });
+            }
+            m.start();
+            return StartMigrationResponse.newBuilder().setMigrationId(m.id())
+                    .setState(MigrationControlCodec.state(m.state()))
+                    .setParameters(MigrationControlCodec.parameters(m.parameters())).build();
+        });
+    }
+
+    private static void checkRanges(MigrationParameters p) {
+        if (p.throttleInitialPercent() > 99 || p.throttleIncrementPercent() > 99) {
+            throw new IllegalArgumentException("throttle percentages must be below 100");
+        }
+        if (p.batchPages() > 4096) {
+            throw new IllegalArgumentException("batch_pages " + p.batchPages() + " > 4096");
+        }
+    }
+
+    private OutgoingMigration migration(String id) {
+        if (id.isEmpty()) {
+            throw new IllegalArgumentException("migration_id missing");
+        }
+        OutgoingMigration m = node.migration(id);
+        if (m == null) {
+            throw Status.NOT_FOUND.withDescription("no migration " + id).asRuntimeException();
+        }
+        return m;
+    }
+
+    @Override
+    public void runRound(RunRoundRequest request, StreamObserver<RoundRecord> out) {
+        unary(out, () -> {
+            OutgoingMigration m = migration(request.getMigrationId());
+            var r = m.runRound();
+            if (r == null) {
+                throw Status.FAILED_PRECONDITION.withDescription("no round ran: migration is " + m.state()
+                        + (m.error().isEmpty() ? "" : " (" + m.error() + ")")).asRuntimeException();
+            }
+            return MigrationControlCodec.round(r);
+        });
+    }
+
+    @Override
+    public void watch(WatchRequest request, StreamObserver<ProgressEvent> out) {
+        OutgoingMigration m;
+        try {
+            m = migration(request.getMigrationId());
+        } catch (RuntimeException e) {
+            out.onError(PageTransferService.toStatus(e));
+            return;
+        }
+        watchers.execute(new WatchStream(m, (ServerCallStreamObserver<ProgressEvent>) out,
+                request.getIncludeHistory(), request.getProgressIntervalMs()));
+    }
+
+    @Override
+    public void getInfo(GetInfoRequest request, StreamObserver<MigrationInfo> out) {
+        unary(out, () -> {
+            OutgoingMigration m = request.getMigrationId().isEmpty() ? node.latestMigration()
+                    : migration(request.getMigrationId());
+            if (m == null) {
+                throw Status.NOT_FOUND.withDescription("no migration yet").asRuntimeException();
+            }
+            return MigrationControlCodec.info(m.info(), request.getOmitRounds());
+        });
+    }
+
+    @Override
+    public void cancel(CancelRequest request, StreamObserver<CancelResponse> out) {
+        unary(out, () -> {
+            OutgoingMigration m = migration(request.getMigrationId());
+            String reason = request.getReason().isEmpty() ? "cancelled by client" : request.getReason();
+            return CancelResponse.newBuilder().setState(MigrationControlCodec.state(m.cancel(reason))).build();
+        });
+    }
+
+    /**
+     * Applies the masked fields of the request onto the parameters in force (a running
+     * migration's, or the node's defaults); no mask applies every field the request sets.
+     */
+    @Override
+    public void setParameters(SetParametersRequest request,
+                              StreamObserver<dev.livemig.proto.v1.MigrationParameters> out) {
+        unary(out, () -> {
+            FieldMask mask = request.getUpdateMask();
+            if (!FieldMaskUtil.isValid(dev.livemig.proto.v1.MigrationParameters.class, mask)) {
+                throw new IllegalArgumentException("update_mask names no field of MigrationParameters: "
+                        + mask.getPathsList());
+            }
+            OutgoingMigration m = request.getMigrationId().isEmpty() ? null : migration(request.getMigrationId());
+            MigrationParameters current = m == null ? node.defaults() : m.parameters();
+            dev.livemig.proto.v1.MigrationParameters.Builder b = MigrationControlCodec.parameters(current).toBuilder();
+            if (mask.getPathsCount() == 0) {
+                b.mergeFrom(request.getParameters());
+            } else {
+                FieldMaskUtil.merge(mask, request.getParameters(), b,
+                        new FieldMaskUtil.MergeOptions().setReplacePrimitiveFields(true));
+            }
+            MigrationParameters next = MigrationControlCodec.parameters(b.build());
+            checkRanges(next.withDefaults());
+            if (m == null) {
+                MigrationParameters filled = next.withDefaults();
+                node.setDefaults(next);
+                return MigrationControlCodec.parameters(filled);
+            }
+            return MigrationControlCodec.parameters(m.setParameters(next));
+        });
+    }
+
+    // ---- dirty rate -------------------------------------------------------------------------
+
+    @Override
+    public void measureDirtyRate(MeasureDirtyRateRequest request, StreamObserver<DirtyRateResult> out) {
+        unary(out, () -> {
+            Guest g = guest(request.getGuestId());
+            if (request.getDurationMs() > MAX_DIRTY_RATE_DURATION_MS) {
+                throw new IllegalArgumentException("duration_ms " + request.getDurationMs() + " > "
+                        + MAX_DIRTY_RATE_DURATION_MS);
+            }
+            if (node.migrationOf(request.getGuestId()) != null) {
+                throw Status.FAILED_PRECONDITION.withDescription("guest " + request.getGuestId()
+                        + " is being migrated or has left").asRuntimeException();
+            }
+            DirtyTrackerKind kind = MigrationControlCodec.tracker(request.getTracker());
+            try {
+                return MigrationControlCodec.dirtyRate(DirtyRateMeter.measure(request.getGuestId(), g,
+                        kind == null ? DirtyTrackerKind.WP_ASYNC : kind, request.getDurationMs(),
+                        request.getPeriodMs()));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw Status.CANCELLED.withDescription("interrupted").asRuntimeException();
+            }
+        });
+    }
+
+    // ---- helpers ----------------------------------------------------------------------------
+
+    private interface Call<R> {
+        R run();
+    }
+
+    /**
+     * Runs a unary call; the engine's "FAILED_PRECONDITION: ..." and "INVALID_ARGUMENT: ..."
+     * messages keep their codes.
+     */
+    private static <R> void unary(StreamObserver<R> out, Call<R> call) {
+        R r;
+        try {
+            r = call.run();
+        } catch (RuntimeException e) {
+            out.onError(status(e));
+            return;
+        }
+        out.onNext(r);
+        out.onCompleted();
+    }
+
+    private static StatusRuntimeException status(RuntimeException e) {
+        String msg = e.getMessage() == null ? "" : e.getMessage();
+        if (e instanceof StatusRuntimeException) {
+            return PageTransferService.toStatus(e);
+        }
+        if (msg.startsWith("FAILED_PRECONDITION")) {
+            return Status.FAILED_PRECONDITION.withDescription(msg).asRuntimeException();
+        }
+        if (msg.startsWith("INVALID_ARGUMENT")) {
+            return Status.INVALID_ARGUMENT.withDescription(msg).asRuntimeException();
+        }
+        return PageTransferService.toStatus(e);
+    }
+
+    @Override
+    public void close() {
+        watchers.shutdownNow();
+    }
+}

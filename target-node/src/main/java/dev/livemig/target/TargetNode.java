@@ -1,0 +1,79 @@
+package dev.livemig.target;
+
+import dev.livemig.migration.target.IncomingMigration;
+import dev.livemig.proto.v1.PageTransferGrpc;
+import dev.livemig.target.grpc.PageTransferService;
+import io.grpc.Server;
+import io.grpc.ServerBuilder;
+import io.grpc.ServerInterceptors;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.grpc.services.HealthStatusManager;
+import java.io.IOException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * A target node: the PageTransfer service over the incoming migrations it hosts, plus
+ * grpc.health.v1 and server reflection, on whatever transport the given
+ * {@link ServerBuilder} builds (Netty in {@link TargetNodeMain}, in-process in tests).
+ */
+public final class TargetNode implements AutoCloseable {
+    /**
+     * Largest message a target accepts: a PageBatch of 256 hugetlb pages (512 MiB of data
+     * plus metadata) and the Verify request of a large guest (4 bytes and a tag per page)
+     * both exceed gRPC's 4 MiB default.
+     */
+    public static final int MAX_INBOUND_MESSAGE_BYTES = 544 << 20;
+
+    private final IncomingMigrations migrations;
+    private final HealthStatusManager health = new HealthStatusManager();
+    private final Server server;
+
+    /** {@code factory} makes the engine of each new incoming migration. */
+    public TargetNode(ServerBuilder<?> builder, Supplier<IncomingMigration> factory) {
+        this.migrations = new IncomingMigrations(factory);
+        this.server = builder
+                .addService(ServerInterceptors.intercept(new PageTransferService(migrations),
+                        PageTransferService.migrationIdInterceptor()))
+                .addService(health.getHealthService())
+                .addService(ProtoReflectionServiceV1.newInstance())
+                .maxInboundMessageSize(MAX_INBOUND_MESSAGE_BYTES)
+                .build();
+    }
+
+    public TargetNode start() throws IOException {
+        server.start();
+        health.setStatus("", ServingStatus.SERVING);
+        health.setStatus(PageTransferGrpc.SERVICE_NAME, ServingStatus.SERVING);
+        return this;
+    }
+
+    /** The port the server listens on (-1 for in-process). */
+    public int port() {
+        return server.getPort();
+    }
+
+    public IncomingMigrations migrations() {
+        return migrations;
+    }
+
+    public void awaitTermination() throws InterruptedException {
+        server.awaitTermination();
+    }
+
+    /** Stops serving (the hosted guests keep running; close {@link #migrations()} to stop them). */
+    @Override
+    public void close() {
+        health.enterTerminalState();
+        server.shutdown();
+        try {
+            if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
+                server.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            server.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,45 @@
+package dev.livemig.target;
+
+import dev.livemig.migration.target.IncomingMigration;
+import dev.livemig.mm.Kernel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.net.InetSocketAddress;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code java -jar target-node.jar --port 50052}: a target node on one simulated kernel. */
+@Command(name = "target-node", mixinStandardHelpOptions = true,
+        description = "Receives live migrations (livemig.v1.PageTransfer) into a simulated Linux kernel.")
+public final class TargetNodeMain implements Callable<Integer> {
+    @Option(names = "--host", defaultValue = "0.0.0.0", description = "Address to listen on (default: ${DEFAULT-VALUE}).")
+    String host;
+
+    @Option(names = "--port", defaultValue = "50052", description = "Port to listen on; 0 picks a free one (default: ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--hugepages", defaultValue = "64",
+            description = "vm.nr_hugepages of the simulated kernel, 2 MiB each (default: ${DEFAULT-VALUE}).")
+    int hugepages;
+
+    @Override
+    public Integer call() throws Exception {
+        Kernel kernel = new Kernel(new Kernel.Config().softDirty(true).nrHugepages(hugepages));
+        TargetNode node = new TargetNode(NettyServerBuilder.forAddress(new InetSocketAddress(host, port)),
+                () -> new IncomingMigration(kernel)).start();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            node.close();
+            node.migrations().close();
+        }, "target-node-shutdown"));
+        // a launcher waits for this line (and reads the port from it when --port 0)
+        System.out.println("target-node listening on " + host + ":" + node.port());
+        System.out.flush();
+        node.awaitTermination();
+        return 0;
+    }
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new TargetNodeMain()).execute(args));
+    }
+}

@@ -1,0 +1,287 @@
+package dev.livemig.target.grpc;
+
+import dev.livemig.migration.target.IncomingMigration;
+import dev.livemig.migration.transport.MessageSink;
+import dev.livemig.migration.transport.PageTransfer;
+import dev.livemig.mm.KernelException;
+import dev.livemig.proto.v1.HandshakeRequest;
+import dev.livemig.proto.v1.HandshakeResponse;
+import dev.livemig.proto.v1.PageBatch;
+import dev.livemig.proto.v1.PageTransferGrpc;
+import dev.livemig.proto.v1.PostcopySourceMessage;
+import dev.livemig.proto.v1.PostcopyTargetMessage;
+import dev.livemig.proto.v1.PushPagesAck;
+import dev.livemig.proto.v1.ReceivedBitmapRequest;
+import dev.livemig.proto.v1.ReceivedBitmapResponse;
+import dev.livemig.proto.v1.SwitchoverRequest;
+import dev.livemig.proto.v1.SwitchoverResponse;
+import dev.livemig.proto.v1.VerifyRequest;
+import dev.livemig.proto.v1.VerifyResponse;
+import dev.livemig.target.IncomingMigrations;
+import io.grpc.Context;
+import io.grpc.Contexts;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import java.util.function.Function;
+
+/**
+ * livemig.v1.PageTransfer on the target: each RPC maps its request onto the engine's
+ * record ({@link PageTransferCodec}), calls the {@link IncomingMigration} the migration
+ * id names, and maps the answer back. A missing migration id or a malformed message is
+ * INVALID_ARGUMENT, an id no handshake opened is NOT_FOUND.
+ */
+public final class PageTransferService extends PageTransferGrpc.PageTransferImplBase {
+    /** The PushPages stream's migration, from {@link PageTransferCodec#MIGRATION_ID_HEADER}. */
+    private static final Context.Key<String> MIGRATION_ID = Context.key("livemig-migration-id");
+
+    private final IncomingMigrations migrations;
+
+    public PageTransferService(IncomingMigrations migrations) {
+        this.migrations = migrations;
+    }
+
+    /** Copies the migration-id header into the call's context (install with ServerInterceptors.intercept). */
+    public static ServerInterceptor migrationIdInterceptor() {
+        return new ServerInterceptor() {
+            @Override
+            public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
+                                                               ServerCallHandler<Q, R> next) {
+                String id = headers.get(PageTransferCodec.MIGRATION_ID_HEADER);
+                if (id == null) {
+                    return next.startCall(call, headers);
+                }
+                return Contexts.interceptCall(Context.current().withValue(MIGRATION_ID, id), call, headers, next);
+            }
+        };
+    }
+
+    // ---- unary calls ------------------------------------------------------------------
+
+    @Override
+    public void handshake(HandshakeRequest request, StreamObserver<HandshakeResponse> out) {
+        unary(out, () -> {
+            String id = requireId(request.getMigrationId());
+            PageTransfer.HandshakeRequest req = PageTransferCodec.handshakeRequest(request);
+            boolean[] created = new boolean[1];
+            IncomingMigration m = migrations.open(id, created);
+            PageTransfer.HandshakeResponse resp;
+            try {
+                resp = m.handshake(req);
+            } catch (RuntimeException e) {
+                if (created[0]) {
+                    migrations.drop(id, m);
+                }
+                throw e;
+            }
+            if (!resp.accepted() && created[0]) {
+                migrations.drop(id, m);
+            }
+            return PageTransferCodec.handshakeResponse(resp);
+        });
+    }
+
+    @Override
+    public void switchover(SwitchoverRequest request, StreamObserver<SwitchoverResponse> out) {
+        unary(out, () -> PageTransferCodec.switchoverResponse(
+                find(request.getMigrationId()).switchover(PageTransferCodec.switchoverRequest(request))));
+    }
+
+    @Override
+    public void receivedBitmap(ReceivedBitmapRequest request, StreamObserver<ReceivedBitmapResponse> out) {
+        unary(out, () -> PageTransferCodec.receivedBitmapResponse(
+                find(request.getMigrationId()).receivedBitmap(PageTransferCodec.receivedBitmapRequest(request))));
+    }
+
+    @Override
+    public void verify(VerifyRequest request, StreamObserver<VerifyResponse> out) {
+        unary(out, () -> {
+            IncomingMigration m = find(request.getMigrationId());
+            PageTransfer.VerifyRequest req = PageTransferCodec.verifyRequest(request);
+            for (PageTransfer.RegionChecksums rc : req.regions()) {
+                var r = m.guest().layout().region(rc.regionName());
+                if (r == null || rc.crc32c().length > r.pages()) {
+                    throw new IllegalArgumentException("region " + rc.regionName() + " with "
+                            + rc.crc32c().length + " checksums does not match the guest's layout");
+                }
+            }
+            return PageTransferCodec.verifyResponse(m.verify(req));
+        });
+    }
+
+    // ---- streams --------------------------------------------------------------------------
+
+    /**
+     * Bound to its migration by the id header at once, or else by the first batch. The
+     * engine's sink is called on gRPC's thread for this call, one message at a time; gRPC
+     * asks for the next message only when onNext returns, so a slow install slows the
+     * source down through HTTP/2 flow control.
+     */
+    @Override
+    public StreamObserver<PageBatch> pushPages(StreamObserver<PushPagesAck> out) {
+        MessageSink<PageTransfer.PushPagesAck> ack = sink(out, PageTransferCodec::pushPagesAck);
+        return new Bound<>(out, MIGRATION_ID.get(), PageBatch::getMigrationId,
+                m -> m.pushPages(ack), PageTransferCodec::pageBatch);
+    }
+
+    /** Bound by the PostcopyStart the source sends first. */
+    @Override
+    public StreamObserver<PostcopySourceMessage> postcopy(StreamObserver<PostcopyTargetMessage> out) {
+        MessageSink<PageTransfer.PostcopyTargetMessage> toSource = sink(out, PageTransferCodec::postcopyTarget);
+        return new Bound<>(out, null, msg -> msg.hasStart() ? msg.getStart().getMigrationId() : "",
+                m -> m.postcopy(toSource), PageTransferCodec::postcopySource);
+    }
+
+    /**
+     * The request side of a stream: finds its migration, then hands every message, mapped,
+     * to the engine's sink. A bad message fails the stream (and the engine hears of it as
+     * an error, as from a broken connection).
+     */
+    private final class Bound<P, T> implements StreamObserver<P> {
+        private final StreamObserver<?> out;
+        private final Function<P, String> idOf;
+        private final Function<IncomingMigration, MessageSink<T>> open;
+        private final Function<P, T> decode;
+        private MessageSink<T> engine;
+        private boolean failed;
+
+        Bound(StreamObserver<?> out, String headerId, Function<P, String> idOf,
+              Function<IncomingMigration, MessageSink<T>> open, Function<P, T> decode) {
+            this.out = out;
+            this.idOf = idOf;
+            this.open = open;
+            this.decode = decode;
+            if (headerId != null) {
+                bind(headerId);
+            }
+        }
+
+        private void bind(String id) {
+            try {
+                engine = open.apply(find(id));
+            } catch (RuntimeException e) {
+                failed = true;
+                out.onError(toStatus(e));
+            }
+        }
+
+        @Override
+        public void onNext(P message) {
+            if (failed) {
+                return;
+            }
+            if (engine == null) {
+                bind(idOf.apply(message));
+                if (failed) {
+                    return;
+                }
+            }
+            T decoded;
+            try {
+                decoded = decode.apply(message);
+            } catch (RuntimeException e) {
+                failed = true;
+                engine.onError(e);
+                out.onError(toStatus(e));
+                return;
+            }
+            engine.onNext(decoded);
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            if (engine != null && !failed) {
+                engine.onError(t);
+            }
+        }
+
+        @Override
+        public void onCompleted() {
+            if (failed) {
+                return;
+            }
+            if (engine == null) {
+                out.onError(Status.INVALID_ARGUMENT.withDescription("stream ended before naming its migration")
+                        .asRuntimeException());
+                return;
+            }
+            engine.onCompleted();
+        }
+    }
+
+    // ---- helpers ----------------------------------------------------------------------------
+
+    private IncomingMigration find(String id) {
+        IncomingMigration m = migrations.get(requireId(id));
+        if (m == null) {
+            throw Status.NOT_FOUND.withDescription("no incoming migration " + id).asRuntimeException();
+        }
+        return m;
+    }
+
+    private static String requireId(String id) {
+        if (id == null || id.isEmpty()) {
+            throw new IllegalArgumentException("migration_id missing");
+        }
+        return id;
+    }
+
+    /** The engine's answers onto a response stream; gRPC's observers are not thread-safe. */
+    private static <T, P> MessageSink<T> sink(StreamObserver<P> out, Function<T, P> encode) {
+        return new MessageSink<>() {
+            @Override
+            public void onNext(T message) {
+                P p = encode.apply(message);
+                synchronized (out) {
+                    out.onNext(p);
+                }
+            }
+
+            @Override
+            public void onCompleted() {
+                synchronized (out) {
+                    out.onCompleted();
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                synchronized (out) {
+                    out.onError(toStatus(t));
+                }
+            }
+        };
+    }
+
+    private interface Call<R> {
+        R run();
+    }
+
+    private static <R> void unary(StreamObserver<R> out, Call<R> call) {
+        R r;
+        try {
+            r = call.run();
+        } catch (RuntimeException e) {
+            out.onError(toStatus(e));
+            return;
+        }
+        out.onNext(r);
+        out.onCompleted();
+    }
+
+    /** The status a failure maps to: INVALID_ARGUMENT for malformed input, else the engine's error. */
+    public static StatusRuntimeException toStatus(Throwable e) {
+        if (e instanceof StatusRuntimeException s) {
+            return s;
+        }
+        Status st = e instanceof IllegalArgumentException ? Status.INVALID_ARGUMENT
+                : e instanceof IllegalStateException || e instanceof KernelException ? Status.FAILED_PRECONDITION
+                : Status.INTERNAL;
+        return st.withDescription(e.getMessage() == null ? e.toString() : e.getMessage()).withCause(e)
+                .asRuntimeException();
+    }
+}
