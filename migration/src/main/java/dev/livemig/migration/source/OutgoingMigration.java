@@ -11,9 +11,11 @@ import dev.livemig.migration.MigrationControl.ProgressListener;
 import dev.livemig.migration.MigrationControl.RoundDecision;
 import dev.livemig.migration.MigrationControl.RoundRecord;
 import dev.livemig.migration.MigrationControl.StateChange;
+import dev.livemig.migration.MigrationControl.TransferProgress;
 import dev.livemig.migration.guest.Guest;
 import dev.livemig.migration.guest.PageBitmap;
 import dev.livemig.migration.guest.WriteLog;
+import dev.livemig.migration.stats.DowntimeProbe;
 import dev.livemig.migration.stats.PageChecksums;
 import dev.livemig.migration.tracker.DirtyTracker;
 import dev.livemig.migration.transport.MessageSink;
@@ -85,6 +87,8 @@ public final class OutgoingMigration {
     private long verifiedPages;
     private long verifyMismatchPages;
     private Thread thread;
+    private ProgressTicker ticker;
+    private volatile DowntimeProbe probe;
 
     public OutgoingMigration(String id, String guestId, String targetAddress, Guest guest, PageChannel channel,
                              MigrationParameters parameters) {
@@ -98,6 +102,71 @@ public final class OutgoingMigration {
 
     public void addListener(ProgressListener l) {
         listeners.add(l);
+    }
+
+    /**
+     * Watch with progress_interval_ms: {@code l} gets round records and state changes
+     * like any listener, plus a {@link TransferProgress} sample every
+     * {@code progressIntervalMs} (0: never) until the migration reaches a final state,
+     * and one last sample then.
+     */
+    public void addListener(ProgressListener l, long progressIntervalMs) {
+        if (progressIntervalMs < 0) {
+            throw new IllegalArgumentException("INVALID_ARGUMENT: progress_interval_ms < 0");
+        }
+        listeners.add(l);
+        if (progressIntervalMs > 0) {
+            progressTicker().add(l, progressIntervalMs);
+            if (state.isFinal()) {
+                progressTicker().stop(); // ended before the ticker existed: the last sample now
+            }
+        }
+    }
+
+    /** The watcher went away (its Watch stream ended). */
+    public void removeListener(ProgressListener l) {
+        listeners.remove(l);
+        ProgressTicker t;
+        synchronized (this) {
+            t = ticker;
+        }
+        if (t != null) {
+            t.remove(l);
+        }
+    }
+
+    private synchronized ProgressTicker progressTicker() {
+        if (ticker == null) {
+            ticker = new ProgressTicker(this::progress, "progress-" + id);
+        }
+        return ticker;
+    }
+
+    /**
+     * A probe client watching this guest: its longest gap between answers is the
+     * migration's downtime_probe_ms. The caller starts and closes it; it should run from
+     * before the start until the guest answered on the target.
+     */
+    public void setDowntimeProbe(DowntimeProbe p) {
+        probe = p;
+    }
+
+    /** Where the migration stands now (livemig.v1.TransferProgress). */
+    public TransferProgress progress() {
+        PageSender ps = sender;
+        PostcopyPageServer srv = pageServer;
+        MigrationState st = state;
+        long missing = 0;
+        long faults = 0;
+        if (srv != null && st == MigrationState.POSTCOPY_ACTIVE) {
+            missing = srv.neededPages();
+            faults = srv.requests.get();
+        }
+        if (ps == null) {
+            return new TransferProgress(0, st, 0, 0, 0, 0, 0, missing, faults);
+        }
+        return new TransferProgress(ps.currentRound(), st, ps.roundSentPages(), ps.roundRemainingPages(),
+                ps.totalPages, ps.totalBytes, ps.callBandwidthBytesPerS(), missing, faults);
     }
 
     // ---- driving ----------------------------------------------------------------------
@@ -408,8 +477,13 @@ public final class OutgoingMigration {
         for (ProgressListener l : listeners) {
             l.onStateChange(c);
         }
+        ProgressTicker t;
         synchronized (this) {
+            t = to.isFinal() ? ticker : null;
             notifyAll();
+        }
+        if (t != null) {
+            t.stop();
         }
     }
 
@@ -492,7 +566,9 @@ public final class OutgoingMigration {
             lat = srv.requestLatency.summary();
             faults = srv.requests.get();
         }
-        return new MigrationStats(p.mode(), elapsedMs(), setupMs, downtimeSourceMs, downtimeTargetMs, 0,
+        DowntimeProbe pr = probe;
+        return new MigrationStats(p.mode(), elapsedMs(), setupMs, downtimeSourceMs, downtimeTargetMs,
+                pr == null ? 0 : pr.longestGapMs(),
                 predictedDowntimeMs, rounds.size(), transferred, ps == null ? 0 : ps.duplicatedPages,
                 ps == null ? 0 : ps.totalZeroPages, bytes, guest.layout().sizeBytes(), faults, lat,
                 targetDirtiedPages, s.truePositivePages(), s.falsePositivePages(), s.falseNegativePages(),

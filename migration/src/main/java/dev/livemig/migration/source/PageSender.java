@@ -31,13 +31,19 @@ final class PageSender {
     private long sequence;
     private long streamStartNanos;
     private long totalBytesAtReset;
-    long totalBytes;
-    long totalPages;
-    long totalZeroPages;
-    long duplicatedPages;
+    // written by the one thread that sends at a time, read by stats and progress samples
+    volatile long totalBytes;
+    volatile long totalPages;
+    volatile long totalZeroPages;
+    volatile long duplicatedPages;
+    // the sendPages call under way, for progress samples
+    private volatile long callPlannedPages;
+    private volatile long callSentPages;
+    private volatile long callStartNanos;
+    private volatile long callStartBytes;
 
     // the batch being built
-    private int curRound;
+    private volatile int curRound;
     private int curSize;
     private final long[] addrs;
     private final int[] flags;
@@ -82,6 +88,10 @@ final class PageSender {
         long pages0 = totalPages;
         long zero0 = totalZeroPages;
         curRound = round;
+        callStartBytes = bytes0;
+        callSentPages = 0;
+        callPlannedPages = pages.cardinality();
+        callStartNanos = t0;
         boolean[] present = PageChecksums.presentPages(guest.mm(), layout);
         for (int p = pages.nextSet(0); p >= 0; p = pages.nextSet(p + 1)) {
             if (cancelled.getAsBoolean()) {
@@ -91,6 +101,7 @@ final class PageSender {
                 continue; // claimed meanwhile (a post-copy priority answer sent it)
             }
             addPage(p, present[p], extraFlags);
+            callSentPages++;
         }
         flush(roundComplete);
         return new Transfer(totalPages - pages0, totalZeroPages - zero0, totalBytes - bytes0, System.nanoTime() - t0);
@@ -181,6 +192,28 @@ final class PageSender {
             LockSupport.parkNanos(Math.min(due - now, 5_000_000L));
             now = System.nanoTime();
         }
+    }
+
+    /** The round of the pages being sent. */
+    int currentRound() {
+        return curRound;
+    }
+
+    /** Pages the running (or last) sendPages call has sent. */
+    long roundSentPages() {
+        return callSentPages;
+    }
+
+    /** Pages the running sendPages call still has to send. */
+    long roundRemainingPages() {
+        return Math.max(0, callPlannedPages - callSentPages);
+    }
+
+    /** Bytes per second since the running (or last) sendPages call began. */
+    long callBandwidthBytesPerS() {
+        long start = callStartNanos;
+        long ns = System.nanoTime() - start;
+        return start == 0 || ns <= 0 ? 0 : (long) ((totalBytes - callStartBytes) * 1e9 / ns);
     }
 
     /** Batches sent so far (the Switchover request tells the target to wait for them). */

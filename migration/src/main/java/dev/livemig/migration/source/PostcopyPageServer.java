@@ -43,6 +43,11 @@ final class PostcopyPageServer {
         this.priority = priority;
     }
 
+    /** Pages the target still lacks that neither a request nor the background push has taken yet. */
+    long neededPages() {
+        return needed.cardinality();
+    }
+
     /** A missing-page fault on the target: answer at once. */
     void onRequest(PageRequest r) {
         requests.incrementAndGet();
