@@ -55,6 +55,8 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class OutgoingMigration {
     private static final long ACK_TIMEOUT_MS = 60_000;
+    /** Switchovers refused for damaged pages that are answered with a resend before giving up. */
+    private static final int MAX_RESEND_ATTEMPTS = 3;
 
     private final String id;
     private final String guestId;
@@ -86,6 +88,7 @@ public final class OutgoingMigration {
     private long targetDirtiedPages;
     private long verifiedPages;
     private long verifyMismatchPages;
+    private long resentPages;
     private Thread thread;
     private ProgressTicker ticker;
     private volatile DowntimeProbe probe;
@@ -228,7 +231,7 @@ public final class OutgoingMigration {
             return;
         }
         pushStream = channel.pushPages(ack);
-        sender = new PageSender(id, guest, pushStream, p, () -> cancelRequested && !pointOfNoReturn);
+        sender = new PageSender(id, guest, pushStream, p, () -> cancelRequested && !pointOfNoReturn, ack::error);
         if (p.mode() != MigrationMode.POSTCOPY) {
             tracker = DirtyTracker.create(p.tracker(), guest);
             precopy = new PrecopyEngine(guest, p, tracker, sender, startNanos);
@@ -275,8 +278,17 @@ public final class OutgoingMigration {
         publish(precopy.finalPass(false, "stop-and-copy"));
         checkCancel();
         pointOfNoReturn = true;
-        SwitchoverResponse resp = channel.switchover(new SwitchoverRequest(id, precopy.rounds() - 1,
-                sender.batchesSent(), guest.layout(), guest.saveVcpus(), false, pauseNs));
+        SwitchoverResponse resp;
+        for (int attempt = 0; ; attempt++) {
+            resp = channel.switchover(new SwitchoverRequest(id, precopy.rounds() - 1,
+                    sender.batchesSent(), guest.layout(), guest.saveVcpus(), false, pauseNs));
+            if (resp.resumed() || resp.missingPages() == 0 || attempt == MAX_RESEND_ATTEMPTS) {
+                break;
+            }
+            pointOfNoReturn = false; // the target refused to resume: a broken stream now rolls back
+            resentPages += resendMissing(precopy.rounds() - 1);
+            pointOfNoReturn = true;
+        }
         if (!resp.resumed()) {
             pointOfNoReturn = false;
             fail("target did not resume: " + resp.error());
@@ -287,10 +299,29 @@ public final class OutgoingMigration {
         pushStream.onCompleted();
         PushPagesAck a = ack.await(ACK_TIMEOUT_MS);
         tracker.close();
-        if (a == null || a.checksumMismatchPages() != 0) {
-            error = a == null ? "no PushPages ack" : a.checksumMismatchPages() + " pages failed their crc32c";
+        if (a == null) {
+            error = "no PushPages ack";
         }
         finish();
+    }
+
+    /**
+     * The target dropped pages that arrived damaged: sends again every page it was sent
+     * that its received bitmap lacks (the guest is paused, so these are its final
+     * contents). Returns how many.
+     */
+    private long resendMissing(int round) {
+        PageBitmap missing = new PageBitmap(guest.layout().pages());
+        for (var rb : channel.receivedBitmap(new ReceivedBitmapRequest(id, List.of())).regions()) {
+            int base = guest.layout().firstPage(guest.layout().regions().indexOf(guest.layout().region(rb.regionName())));
+            byte[] got = rb.received();
+            for (int i = 0; i < rb.pageCount(); i++) {
+                if ((got[i >>> 3] & (1 << (i & 7))) == 0 && sender.sentOnce.get(base + i)) {
+                    missing.set(base + i);
+                }
+            }
+        }
+        return sender.sendPages(missing, round, 0, true).pages();
     }
 
     private void startPostcopy(String reason) {
@@ -405,7 +436,9 @@ public final class OutgoingMigration {
                 targetDirtiedPages += Integer.bitCount(b & 0xff);
             }
         }
-        transition(MigrationState.COMPLETED, error.isEmpty() ? "guest runs on the target" : error);
+        String how = resentPages == 0 ? "guest runs on the target"
+                : "guest runs on the target (" + resentPages + " pages resent after failing their crc32c)";
+        transition(MigrationState.COMPLETED, error.isEmpty() ? how : error);
     }
 
     // ---- cancel and failure ------------------------------------------------------------
@@ -592,6 +625,12 @@ public final class OutgoingMigration {
     private static final class AckWaiter implements MessageSink<PushPagesAck> {
         private PushPagesAck ack;
         private boolean done;
+        private volatile Throwable error;
+
+        /** Why the target ended the stream with an error, or null. */
+        Throwable error() {
+            return error;
+        }
 
         @Override
         public synchronized void onNext(PushPagesAck a) {
@@ -606,6 +645,7 @@ public final class OutgoingMigration {
 
         @Override
         public synchronized void onError(Throwable t) {
+            error = t;
             done = true;
             notifyAll();
         }

@@ -11,6 +11,7 @@ import dev.livemig.migration.transport.PageTransfer.PageBatch;
 import java.io.ByteArrayOutputStream;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * Packs guest pages into {@link PageBatch}es on the page stream (QEMU's
@@ -26,6 +27,7 @@ final class PageSender {
     private final int batchPages;
     private volatile long bandwidthLimit;
     private final BooleanSupplier cancelled;
+    private final Supplier<Throwable> streamError;
     /** Pages the target has received at least once (for RESENT and duplicate counts). */
     final PageBitmap sentOnce;
     private long sequence;
@@ -53,7 +55,8 @@ final class PageSender {
     private byte[] buf = new byte[4096];
 
     PageSender(String migrationId, Guest guest, MessageSink<PageBatch> sink, MigrationParameters p,
-               BooleanSupplier cancelled) {
+               BooleanSupplier cancelled, Supplier<Throwable> streamError) {
+        this.streamError = streamError;
         this.migrationId = migrationId;
         this.guest = guest;
         this.layout = guest.layout();
@@ -71,6 +74,20 @@ final class PageSender {
     static final class Cancelled extends RuntimeException {
         Cancelled() {
             super("migration cancelled", null, false, false);
+        }
+    }
+
+    /** The target ended the page stream with an error (it died, or the connection broke). */
+    static final class StreamBroken extends RuntimeException {
+        StreamBroken(Throwable cause) {
+            super("page stream broke: " + cause, cause);
+        }
+    }
+
+    private void checkStream() {
+        Throwable t = streamError.get();
+        if (t != null) {
+            throw new StreamBroken(t);
         }
     }
 
@@ -159,6 +176,7 @@ final class PageSender {
         if (n == 0 && !roundComplete) {
             return;
         }
+        checkStream();
         PageBatch b = new PageBatch(migrationId, curRound, sequence++, curSize == 0 ? 4096 : curSize,
                 java.util.Arrays.copyOf(addrs, n), java.util.Arrays.copyOf(flags, n),
                 java.util.Arrays.copyOf(crcs, n), data.toByteArray(), roundComplete);

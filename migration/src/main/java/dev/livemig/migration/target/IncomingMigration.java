@@ -50,8 +50,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * background push fills the rest in.
  */
 public final class IncomingMigration implements PageChannel {
-    /** How long a switchover waits for the page stream to catch up. */
+    /** How long a switchover waits for the page stream to catch up, by default. */
     static final long SWITCHOVER_WAIT_MS = 60_000;
+    private volatile long switchoverWaitMs = SWITCHOVER_WAIT_MS;
 
     public enum State { IDLE, RECEIVING, RUNNING, COMPLETED, FAILED }
 
@@ -65,6 +66,9 @@ public final class IncomingMigration implements PageChannel {
     private PagePlacer placer;
     private PostcopyFaultHandler faults;
     private long batchesReceived;
+    private long duplicateBatches;
+    /** Sequences of the batches received: a duplicate is dropped, a gap is waited for. */
+    private final java.util.BitSet batchSequences = new java.util.BitSet();
     private long pagesReceived;
     private long zeroPagesReceived;
     private long bytesReceived;
@@ -120,6 +124,16 @@ public final class IncomingMigration implements PageChannel {
         return new MessageSink<>() {
             @Override
             public void onNext(PageBatch b) {
+                synchronized (lock) {
+                    if (b.sequence() < 0 || b.sequence() >= Integer.MAX_VALUE) {
+                        throw new IllegalArgumentException("batch sequence out of range: " + b.sequence());
+                    }
+                    if (batchSequences.get((int) b.sequence())) {
+                        duplicateBatches++; // delivered twice: the first copy was placed already
+                        return;
+                    }
+                    batchSequences.set((int) b.sequence());
+                }
                 placer.placeBatch(b);
                 if (placer.inPostcopy()) {
                     for (long a : b.addresses()) {
@@ -168,11 +182,12 @@ public final class IncomingMigration implements PageChannel {
     @Override
     public SwitchoverResponse switchover(SwitchoverRequest req) {
         synchronized (lock) {
-            long deadline = System.currentTimeMillis() + SWITCHOVER_WAIT_MS;
-            while (batchesReceived < req.batchesSent() && state == State.RECEIVING) {
+            long deadline = System.currentTimeMillis() + switchoverWaitMs;
+            while (batchSequences.nextClearBit(0) < req.batchesSent() && state == State.RECEIVING) {
                 long left = deadline - System.currentTimeMillis();
                 if (left <= 0) {
-                    return fail("timed out waiting for " + req.batchesSent() + " batches, have " + batchesReceived);
+                    return fail("timed out waiting for " + req.batchesSent() + " batches, have " + batchesReceived
+                            + ", first missing " + batchSequences.nextClearBit(0));
                 }
                 try {
                     lock.wait(left);
@@ -184,8 +199,11 @@ public final class IncomingMigration implements PageChannel {
             if (state != State.RECEIVING) {
                 return new SwitchoverResponse(false, 0, 0, 0, "no incoming migration to switch over: " + state);
             }
-            if (placer.checksumMismatchPages.get() != 0) {
-                return fail(placer.checksumMismatchPages.get() + " pages failed their crc32c");
+            int corrupt = placer.corrupt.cardinality();
+            if (corrupt != 0) {
+                // not fatal: the received bitmap lacks these pages, the source resends them and asks again
+                return new SwitchoverResponse(false, 0, 0, corrupt, corrupt
+                        + " pages failed their crc32c and were dropped: resend them");
             }
             for (RegionLayout r : guest.layout().regions()) {
                 ctx.writeprotect(r.startAddress(), r.sizeBytes(), UserfaultfdCtx.WRITEPROTECT_MODE_WP);
@@ -374,6 +392,14 @@ public final class IncomingMigration implements PageChannel {
         }
     }
 
+    /**
+     * How long a switchover waits for batches still missing (delayed, or lost for good)
+     * before it fails the migration.
+     */
+    public void setSwitchoverWaitMs(long ms) {
+        switchoverWaitMs = ms;
+    }
+
     public State state() {
         synchronized (lock) {
             return state;
@@ -432,6 +458,23 @@ public final class IncomingMigration implements PageChannel {
 
     public long copyRaces() {
         return placer == null ? 0 : placer.copyRaces.get();
+    }
+
+    /** Batches that arrived twice (the second copy was dropped). */
+    public long duplicateBatches() {
+        synchronized (lock) {
+            return duplicateBatches;
+        }
+    }
+
+    /** Pages of overtaken batches that were not placed because a later batch had placed them. */
+    public long stalePages() {
+        return placer == null ? 0 : placer.stalePages.get();
+    }
+
+    /** Pages that failed their checksum on arrival (each was dropped, and sent again or the switchover refused). */
+    public long checksumMismatchPages() {
+        return placer == null ? 0 : placer.checksumMismatchPages.get();
     }
 
     public long discardedPages() {
