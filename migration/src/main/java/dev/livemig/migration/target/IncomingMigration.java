@@ -67,8 +67,10 @@ public final class IncomingMigration implements PageChannel {
     private PostcopyFaultHandler faults;
     private long batchesReceived;
     private long duplicateBatches;
-    /** Sequences of the batches received: a duplicate is dropped, a gap is waited for. */
+    /** Sequences of the batches that arrived: a second copy is dropped. */
     private final java.util.BitSet batchSequences = new java.util.BitSet();
+    /** Sequences of the batches placed: the switchover waits until there is no gap below batches_sent. */
+    private final java.util.BitSet placedSequences = new java.util.BitSet();
     private long pagesReceived;
     private long zeroPagesReceived;
     private long bytesReceived;
@@ -141,6 +143,7 @@ public final class IncomingMigration implements PageChannel {
                     }
                 }
                 synchronized (lock) {
+                    placedSequences.set((int) b.sequence());
                     batchesReceived++;
                     pagesReceived += b.pages();
                     for (int f : b.flags()) {
@@ -183,11 +186,11 @@ public final class IncomingMigration implements PageChannel {
     public SwitchoverResponse switchover(SwitchoverRequest req) {
         synchronized (lock) {
             long deadline = System.currentTimeMillis() + switchoverWaitMs;
-            while (batchSequences.nextClearBit(0) < req.batchesSent() && state == State.RECEIVING) {
+            while (placedSequences.nextClearBit(0) < req.batchesSent() && state == State.RECEIVING) {
                 long left = deadline - System.currentTimeMillis();
                 if (left <= 0) {
                     return fail("timed out waiting for " + req.batchesSent() + " batches, have " + batchesReceived
-                            + ", first missing " + batchSequences.nextClearBit(0));
+                            + ", first missing " + placedSequences.nextClearBit(0));
                 }
                 try {
                     lock.wait(left);

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 class PageChecksumsTest {
     private static final long MIB = 1 << 20;
 
-    /** The PAGEMAP_SCAN fast path agrees with one pagemap read per page, in every region kind. */
+    /** The PAGEMAP_SCAN fast path agrees with one pagemap read per page, in every region kind, under WP_ASYNC tracking. */
     @Test
     void presentPages_matchesThePagemapEntryOfEveryPage() {
         try (Kernel k = new Kernel(new Kernel.Config());
@@ -29,6 +29,14 @@ class PageChecksumsTest {
             // holes punched into a populated THP and a populated range: partial huge pages
             long thp = layout.region("thp").startAddress();
             g.mm().madvise(thp + 2 * MIB + 4096 * 3, 4096 * 5, Mmap.Advice.DONTNEED);
+            dev.livemig.migration.tracker.DirtyTracker t = dev.livemig.migration.tracker.DirtyTracker.create(
+                    dev.livemig.migration.MigrationControl.DirtyTrackerKind.WP_ASYNC, g);
+            t.start();
+            java.util.SplittableRandom rnd = new java.util.SplittableRandom(3);
+            for (int i = 0; i < 2000; i++) {
+                long gfn = rnd.nextLong(layout.sizeBytes() >>> 12);
+                g.mm().writeLong(layout.gfnAddress(gfn) + 8, i + 1);
+            }
             boolean[] fast = PageChecksums.presentPages(g.mm(), layout);
             int present = 0;
             for (int i = 0; i < layout.pages(); i++) {
