@@ -139,7 +139,7 @@ public final class IncomingMigration implements PageChannel {
                 placer.placeBatch(b);
                 if (placer.inPostcopy()) {
                     for (long a : b.addresses()) {
-                        faults.pageArrived(guest.layout().pageIndex(a));
+                        arrivedAfterSwitchover(guest.layout().pageIndex(a));
                     }
                 }
                 synchronized (lock) {
@@ -258,7 +258,8 @@ public final class IncomingMigration implements PageChannel {
                     });
                 } else if (m instanceof PageData d) {
                     placer.place(d.address(), d.pageSizeBytes(), d.flags(), d.crc32c(), d.data(), 0);
-                    faults.pageArrived(guest.layout().pageIndex(d.address()));
+                    arrivedAfterSwitchover(guest.layout().pageIndex(d.address()));
+                    maybeComplete(); // a resent page may be the last one missing
                 } else if (m instanceof PostcopySourceDone) {
                     synchronized (lock) {
                         sourceDone = true;
@@ -284,11 +285,24 @@ public final class IncomingMigration implements PageChannel {
         };
     }
 
-    /** Post-copy ends when both the background push and the priority channel say "all sent". */
+    /** A page came in on either stream after switchover: closes its request, or asks again if it was damaged. */
+    private void arrivedAfterSwitchover(int page) {
+        if (page >= 0 && placer.corrupt.get(page)) {
+            faults.requestAgain(page);
+        } else {
+            faults.pageArrived(page);
+        }
+    }
+
+    /**
+     * Post-copy ends when both the background push and the priority channel say "all
+     * sent" and no page that arrived damaged is still waiting for its good copy.
+     */
     private void maybeComplete() {
         MessageSink<PostcopyTargetMessage> s;
         synchronized (lock) {
-            if (!(pushCompleted && sourceDone && state == State.RUNNING && placer.inPostcopy())) {
+            if (!(pushCompleted && sourceDone && state == State.RUNNING && placer.inPostcopy())
+                    || placer.corrupt.cardinality() != 0) {
                 return;
             }
             state = State.COMPLETED;

@@ -112,6 +112,9 @@ final class PagePlacer {
             // Damaged on the way. Before switchover the older copy goes too, so that the
             // received bitmap tells the source exactly which pages to send again.
             checksumMismatchPages.incrementAndGet();
+            if (postcopy && received.get(page)) {
+                return false; // a good copy came first on the other stream: nothing is missing
+            }
             corrupt.set(page);
             if (!postcopy && received.clear(page)) {
                 discard(page, addr, size);

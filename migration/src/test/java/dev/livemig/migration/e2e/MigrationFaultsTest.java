@@ -237,6 +237,22 @@ class MigrationFaultsTest {
     }
 
     @Test
+    void corruptedPagesAfterAPostcopySwitchover_areRequestedAgain() throws Exception {
+        startSource(guest().workload(Workload.UNIFORM).writeRatePagesPerS(20_000).build());
+        IncomingMigration target = newTarget();
+        FaultInjectingPageChannel ch = faulty(target)
+                .inject(Rule.at(MessageType.POSTCOPY_SOURCE, 2, Fault.CORRUPT).everyAfter(3))
+                .inject(Rule.at(MessageType.PAGE_BATCH, 1, Fault.CORRUPT).everyAfter(4));
+        OutgoingMigration m = migration(ch, MigrationParameters.of(MigrationMode.POSTCOPY).withVerifyPages(true)
+                .withBandwidthLimitBytesPerS(16 * MIB));
+        m.start();
+        assertEquals(MigrationState.COMPLETED, m.awaitFinal(TIMEOUT_MS), m::error);
+        assertVerified(m, target);
+        assertTrue(target.checksumMismatchPages() > 0, "damaged pages arrived");
+        assertTrue(ch.injected(Fault.CORRUPT) > 1);
+    }
+
+    @Test
     void duplicatedAndReorderedBatches_leaveTheResultIntact() throws Exception {
         startSource(guest().workload(Workload.HOTSET).hotSet(0.05, 0.95).writeRatePagesPerS(10_000).build());
         IncomingMigration target = newTarget();
