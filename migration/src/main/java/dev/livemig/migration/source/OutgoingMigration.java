@@ -52,6 +52,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * are lifted and the source guest runs on with its memory untouched. Cancel is refused in
  * POSTCOPY_ACTIVE, where only the target has a runnable guest; once the switchover has been
  * asked for, the migration is past the point of no return.
+ *
+ * <p>A page stream the target ends with an error (it died, or the connection broke) fails
+ * the step at its next batch and rolls back like a cancel. A switchover the target refuses
+ * for pages that failed their checksum is answered by resending what its received bitmap
+ * lacks, then asked again.
  */
 public final class OutgoingMigration {
     private static final long ACK_TIMEOUT_MS = 60_000;
@@ -385,44 +390,6 @@ public final class OutgoingMigration {
         bg.start();
     }
 
-    /** The target's side of the priority channel, as seen by the source. */
-    private static final class PostcopyCompletion implements MessageSink<PostcopyTargetMessage> {
-        volatile PostcopyPageServer server;
-        private final java.util.concurrent.CountDownLatch latch = new java.util.concurrent.CountDownLatch(1);
-        volatile String error;
-        private volatile boolean ok;
-
-        @Override
-        public void onNext(PostcopyTargetMessage m) {
-            if (m instanceof PageTransfer.PageRequest r) {
-                server.onRequest(r);
-            } else if (m instanceof PageTransfer.PostcopyTargetDone) {
-                ok = true;
-                latch.countDown();
-            }
-        }
-
-        @Override
-        public void onCompleted() {
-            latch.countDown();
-        }
-
-        @Override
-        public void onError(Throwable t) {
-            error = t.toString();
-            latch.countDown();
-        }
-
-        boolean await(long ms) {
-            try {
-                return latch.await(ms, java.util.concurrent.TimeUnit.MILLISECONDS) && ok;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
-            }
-        }
-    }
-
     /** COMPLETED: optionally verifies every page, then records the target's view. */
     private void finish() {
         if (p.verifyPages()) {
@@ -619,52 +586,5 @@ public final class OutgoingMigration {
 
     public String error() {
         return error;
-    }
-
-    /** The one PushPagesAck of the page stream. */
-    private static final class AckWaiter implements MessageSink<PushPagesAck> {
-        private PushPagesAck ack;
-        private boolean done;
-        private volatile Throwable error;
-
-        /** Why the target ended the stream with an error, or null. */
-        Throwable error() {
-            return error;
-        }
-
-        @Override
-        public synchronized void onNext(PushPagesAck a) {
-            ack = a;
-        }
-
-        @Override
-        public synchronized void onCompleted() {
-            done = true;
-            notifyAll();
-        }
-
-        @Override
-        public synchronized void onError(Throwable t) {
-            error = t;
-            done = true;
-            notifyAll();
-        }
-
-        synchronized PushPagesAck await(long ms) {
-            long deadline = System.currentTimeMillis() + ms;
-            while (!done) {
-                long left = deadline - System.currentTimeMillis();
-                if (left <= 0) {
-                    break;
-                }
-                try {
-                    wait(left);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
-                }
-            }
-            return ack;
-        }
     }
 }
