@@ -16,6 +16,7 @@ import dev.livemig.migration.guest.GuestSpec.RegionKind;
 import dev.livemig.migration.guest.GuestSpec.RegionSpec;
 import dev.livemig.migration.guest.GuestSpec.Workload;
 import dev.livemig.migration.source.OutgoingMigration;
+import dev.livemig.migration.stats.DowntimeProbe;
 import dev.livemig.migration.target.IncomingMigration;
 import dev.livemig.migration.transport.InMemoryPageChannel;
 import dev.livemig.mm.Kernel;
@@ -42,21 +43,28 @@ class LargeGuestMigrationIT {
                 .vcpuCount(2).seed(4).build();
         try (Kernel sk = new Kernel(new Kernel.Config()); Kernel tk = new Kernel(new Kernel.Config());
              Guest source = Guest.create(sk, spec); IncomingMigration target = new IncomingMigration(tk);
-             InMemoryPageChannel channel = new InMemoryPageChannel(target)) {
+             InMemoryPageChannel channel = new InMemoryPageChannel(target);
+             DowntimeProbe probe = DowntimeProbe.inProcess(source, target::guest)) {
             assertEquals(4 * GIB, source.layout().sizeBytes());
             source.start();
             MigrationParameters p = MigrationParameters.of(MigrationMode.PRECOPY)
                     .withTracker(DirtyTrackerKind.WP_ASYNC).withVerifyPages(true);
             OutgoingMigration m = new OutgoingMigration("big", "g", "in-process", source, channel, p);
+            m.setDowntimeProbe(probe.start());
             long t0 = System.nanoTime();
             m.start();
             MigrationState s = m.awaitFinal(600_000);
             long ms = (System.nanoTime() - t0) / 1_000_000;
             assertEquals(MigrationState.COMPLETED, s, () -> m.error() + " " + m.rounds());
+            long deadline = System.currentTimeMillis() + 10_000;
+            while (probe.answers(1) == 0 && System.currentTimeMillis() < deadline) {
+                Thread.sleep(1);
+            }
+            assertTrue(probe.answers(1) > 0, "the probe reaches the guest on the target");
             MigrationStats st = m.stats();
             System.out.printf("4 GiB guest: %d ms, %d rounds, %d pages sent (%d zero), %d bytes, "
-                    + "downtime %.1f ms (predicted %.1f), heap used %d MiB%n", ms, st.rounds(),
-                    st.transferredPages(), st.zeroPages(), st.bytesSent(), st.downtimeTargetMs(),
+                    + "downtime %.1f ms (probe %.1f ms, predicted %.1f), heap used %d MiB%n", ms, st.rounds(),
+                    st.transferredPages(), st.zeroPages(), st.bytesSent(), st.downtimeTargetMs(), st.downtimeProbeMs(),
                     st.predictedDowntimeMs(), (Runtime.getRuntime().totalMemory()
                             - Runtime.getRuntime().freeMemory()) >> 20);
             assertEquals(1 << 20, source.layout().pages());
