@@ -277,8 +277,9 @@ public final class IncomingMigration implements PageChannel {
                 synchronized (lock) {
                     if (state == State.RUNNING) {
                         // QEMU would enter postcopy-paused here; recovery is not modelled yet
-                        error = "post-copy channel broke: " + t;
+                        error = "post-copy channel broke: " + t + "; " + missingReport();
                         state = State.FAILED;
+                        lock.notifyAll();
                     }
                 }
             }
@@ -383,7 +384,7 @@ public final class IncomingMigration implements PageChannel {
                 return;
             }
             boolean running = state == State.RUNNING;
-            error = why;
+            error = running && placer.inPostcopy() ? why + "; " + missingReport() : why;
             state = State.FAILED;
             lock.notifyAll();
             if (running) {
@@ -391,6 +392,29 @@ public final class IncomingMigration implements PageChannel {
             }
         }
         teardown();
+    }
+
+    /**
+     * Which pages the guest here never got, for a post-copy that broke off: the count per
+     * region (the ReceivedBitmap RPC has the pages themselves). Pages the source never
+     * populated count too: only the source can tell them apart.
+     */
+    private String missingReport() {
+        GuestLayout layout = guest.layout();
+        StringBuilder sb = new StringBuilder();
+        long total = 0;
+        for (int r = 0; r < layout.regions().size(); r++) {
+            int from = layout.firstPage(r);
+            int to = from + layout.regions().get(r).pages();
+            long missing = (to - from) - placer.received.cardinality(from, to);
+            total += missing;
+            if (missing > 0) {
+                sb.append(sb.length() == 0 ? "" : ", ").append(layout.regions().get(r).name()).append(' ')
+                        .append(missing);
+            }
+        }
+        return total + " pages never arrived" + (total == 0 ? "" : " (" + sb + ")")
+                + "; faulting vCPUs wait for them";
     }
 
     /** Stops the guest: vCPUs first, then the uffd (which wakes any asleep in a fault), then the monitor. */

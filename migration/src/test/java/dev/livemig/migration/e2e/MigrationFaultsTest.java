@@ -206,6 +206,30 @@ class MigrationFaultsTest {
         migrateToAFreshTarget();
     }
 
+    @Test
+    void connectionLostDuringPostcopy_theTargetSaysWhichPagesItNeverGot() throws Exception {
+        startSource(guest().build());
+        IncomingMigration target = newTarget();
+        FaultInjectingPageChannel ch = faulty(target).inject(Rule.at(MessageType.PAGE_BATCH, 4, Fault.DISCONNECT));
+        OutgoingMigration m = migration(ch, MigrationParameters.of(MigrationMode.POSTCOPY)
+                .withBandwidthLimitBytesPerS(16 * MIB));
+        m.start();
+        assertEquals(MigrationState.FAILED, m.awaitFinal(TIMEOUT_MS));
+        assertTrue(m.info().stateChanges().stream().anyMatch(c -> c.toState() == MigrationState.POSTCOPY_ACTIVE),
+                "the connection broke after the switchover");
+        assertTrue(m.error().startsWith("post-copy failed"), m.error());
+        assertEquals(IncomingMigration.State.FAILED, target.awaitFinal(10_000));
+        java.util.regex.Matcher said = java.util.regex.Pattern.compile("(\\d+) pages never arrived")
+                .matcher(target.error());
+        assertTrue(said.find(), target.error());
+        long missingThen = Long.parseLong(said.group(1));
+        // answers already in flight on the priority stream may still land; pages never leave
+        long missingNow = target.receivedBitmap(new dev.livemig.migration.transport.PageTransfer.ReceivedBitmapRequest(
+                "", List.of())).missingPages();
+        assertTrue(missingNow > 0 && missingNow <= missingThen, missingNow + " vs " + target.error());
+        assertTrue(!source.isRunning(), "the source does not resume a guest that ran on the target");
+    }
+
     // ---- damaged, duplicated, reordered pages -------------------------------------------
 
     @Test
