@@ -67,7 +67,7 @@ public final class OutgoingMigration {
     private final String guestId;
     private final String targetAddress;
     private final Guest guest;
-    private final PageChannel channel;
+    private volatile PageChannel channel;
     private volatile MigrationParameters p;
     private final ReentrantLock step = new ReentrantLock();
     private final List<ProgressListener> listeners = new CopyOnWriteArrayList<>();
@@ -96,6 +96,7 @@ public final class OutgoingMigration {
     private long resentPages;
     private Thread thread;
     private ProgressTicker ticker;
+    private volatile PostcopyPhase postcopy;
     private volatile DowntimeProbe probe;
 
     public OutgoingMigration(String id, String guestId, String targetAddress, Guest guest, PageChannel channel,
@@ -368,26 +369,47 @@ public final class OutgoingMigration {
         downtimeSourceMs = EpochClock.millisBetween(pauseNs, EpochClock.nowNanos());
         downtimeTargetMs = resp.downtimeMs();
         transition(MigrationState.POSTCOPY_ACTIVE, reason);
-        Thread bg = new Thread(() -> {
-            try {
-                pageServer.pushRest(sender, round, pushStream);
-                ack.await(ACK_TIMEOUT_MS);
-                if (!done.await(ACK_TIMEOUT_MS)) {
-                    fail("post-copy did not complete: " + done.error);
-                    return;
-                }
-                step.lock();
-                try {
-                    finish();
-                } finally {
-                    step.unlock();
-                }
-            } catch (RuntimeException e) {
-                fail("post-copy failed: " + e);
-            }
-        }, "postcopy-push-" + id);
+        postcopy = new PostcopyPhase(id, guest.layout(), sender, pageServer, round,
+                new PostcopyPhase.Link(channel, pushStream, ack, done),
+                why -> {
+                    error = why;
+                    note("paused: " + why);
+                },
+                this::fail,
+                () -> {
+                    step.lock();
+                    try {
+                        finish();
+                    } finally {
+                        step.unlock();
+                    }
+                });
+        Thread bg = new Thread(postcopy, "postcopy-push-" + id);
         bg.setDaemon(true);
         bg.start();
+    }
+
+    /** Post-copy lost its connection and waits for {@link #recoverPostcopy}. */
+    public boolean postcopyPaused() {
+        PostcopyPhase pc = postcopy;
+        return pc != null && pc.paused();
+    }
+
+    /**
+     * Post-copy recovery (QEMU's migrate-recover): continues a paused post-copy over
+     * {@code newChannel} to the same target. The target's received bitmap decides what
+     * is pushed again; verification and the final statistics then use the new channel.
+     */
+    public void recoverPostcopy(PageChannel newChannel) {
+        PostcopyPhase pc = postcopy;
+        if (pc == null || state != MigrationState.POSTCOPY_ACTIVE) {
+            throw new IllegalStateException("FAILED_PRECONDITION: migration is " + state + ", not in post-copy");
+        }
+        PostcopyPhase.Link l = pc.recover(newChannel);
+        channel = newChannel;
+        pushStream = l.pushStream();
+        error = "";
+        note("recovered on a new connection");
     }
 
     /** COMPLETED: optionally verifies every page, then records the target's view. */
@@ -484,6 +506,15 @@ public final class OutgoingMigration {
         }
         if (t != null) {
             t.stop();
+        }
+    }
+
+    /** A change within the current state (post-copy paused, recovered), told like a state change. */
+    private void note(String reason) {
+        StateChange c = new StateChange(state, state, elapsedMs(), reason);
+        changes.add(c);
+        for (ProgressListener l : listeners) {
+            l.onStateChange(c);
         }
     }
 

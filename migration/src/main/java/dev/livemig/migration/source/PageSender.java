@@ -23,11 +23,11 @@ final class PageSender {
     private final String migrationId;
     private final Guest guest;
     private final GuestLayout layout;
-    private final MessageSink<PageBatch> sink;
+    private volatile MessageSink<PageBatch> sink;
     private final int batchPages;
     private volatile long bandwidthLimit;
     private final BooleanSupplier cancelled;
-    private final Supplier<Throwable> streamError;
+    private volatile Supplier<Throwable> streamError;
     /** Pages the target has received at least once (for RESENT and duplicate counts). */
     final PageBitmap sentOnce;
     private long sequence;
@@ -232,6 +232,19 @@ final class PageSender {
         long start = callStartNanos;
         long ns = System.nanoTime() - start;
         return start == 0 || ns <= 0 ? 0 : (long) ((totalBytes - callStartBytes) * 1e9 / ns);
+    }
+
+    /**
+     * Post-copy recovery: later batches go to a new page stream. Sequences go on from
+     * where they were, so the target still tells a newer copy from an older one; the
+     * half-built batch is dropped (its pages are in the resend set anyway).
+     */
+    void reattach(MessageSink<PageBatch> newSink, Supplier<Throwable> newStreamError) {
+        n = 0;
+        data.reset();
+        sink = newSink;
+        streamError = newStreamError;
+        resetPacing();
     }
 
     /** Batches sent so far (the Switchover request tells the target to wait for them). */

@@ -82,6 +82,11 @@ public final class IncomingMigration implements PageChannel {
     private double downtimeMs;
     private String error;
     private final AtomicLong requestsSent = new AtomicLong();
+    /** Post-copy lost its connection: the guest runs, faulting vCPUs wait for a recovery. */
+    private boolean postcopyPaused;
+    // the newest stream of each kind: an error from an older one (before a recovery) is stale
+    private int pushGeneration;
+    private int postcopyGeneration;
 
     public IncomingMigration(Kernel kernel) {
         this.kernel = kernel;
@@ -123,6 +128,11 @@ public final class IncomingMigration implements PageChannel {
 
     @Override
     public MessageSink<PageBatch> pushPages(MessageSink<PushPagesAck> ack) {
+        int generation;
+        synchronized (lock) {
+            generation = ++pushGeneration;
+            pushCompleted = false;
+        }
         return new MessageSink<>() {
             @Override
             public void onNext(PageBatch b) {
@@ -175,6 +185,15 @@ public final class IncomingMigration implements PageChannel {
 
             @Override
             public void onError(Throwable t) {
+                synchronized (lock) {
+                    if (generation != pushGeneration) {
+                        return;
+                    }
+                    if (state == State.RUNNING && placer.inPostcopy()) {
+                        pausePostcopy("page stream broke: " + t);
+                        return;
+                    }
+                }
                 abort("page stream broke: " + t);
             }
         };
@@ -243,12 +262,23 @@ public final class IncomingMigration implements PageChannel {
 
     @Override
     public MessageSink<PostcopySourceMessage> postcopy(MessageSink<PostcopyTargetMessage> fromTarget) {
+        int generation;
+        synchronized (lock) {
+            generation = ++postcopyGeneration;
+        }
         return new MessageSink<>() {
             @Override
             public void onNext(PostcopySourceMessage m) {
                 if (m instanceof PostcopyStart) {
+                    boolean recovering;
                     synchronized (lock) {
                         toSource = fromTarget;
+                        sourceDone = false;
+                        recovering = postcopyPaused;
+                        postcopyPaused = false;
+                        if (recovering) {
+                            error = null;
+                        }
                     }
                     faults.setRequester(r -> {
                         requestsSent.incrementAndGet();
@@ -256,6 +286,9 @@ public final class IncomingMigration implements PageChannel {
                             fromTarget.onNext(r);
                         }
                     });
+                    if (recovering) {
+                        faults.requestOpenAgain(); // the requests the broken connection swallowed
+                    }
                 } else if (m instanceof PageData d) {
                     placer.place(d.address(), d.pageSizeBytes(), d.flags(), d.crc32c(), d.data(), 0);
                     arrivedAfterSwitchover(guest.layout().pageIndex(d.address()));
@@ -275,11 +308,8 @@ public final class IncomingMigration implements PageChannel {
             @Override
             public void onError(Throwable t) {
                 synchronized (lock) {
-                    if (state == State.RUNNING) {
-                        // QEMU would enter postcopy-paused here; recovery is not modelled yet
-                        error = "post-copy channel broke: " + t + "; " + missingReport();
-                        state = State.FAILED;
-                        lock.notifyAll();
+                    if (generation == postcopyGeneration && state == State.RUNNING) {
+                        pausePostcopy("post-copy channel broke: " + t);
                     }
                 }
             }
@@ -392,6 +422,28 @@ public final class IncomingMigration implements PageChannel {
             }
         }
         teardown();
+    }
+
+    /**
+     * QEMU's postcopy-paused: the guest runs on, a vCPU that faults on a missing page waits
+     * (its request is kept, not sent), and the error says which pages are missing until the
+     * source reconnects with a new PostcopyStart. Caller holds the lock.
+     */
+    private void pausePostcopy(String why) {
+        if (postcopyPaused) {
+            return;
+        }
+        postcopyPaused = true;
+        error = why + "; " + missingReport();
+        faults.setRequester(r -> { });
+        lock.notifyAll();
+    }
+
+    /** Post-copy lost its connection and waits for the source to reconnect. */
+    public boolean postcopyPaused() {
+        synchronized (lock) {
+            return postcopyPaused;
+        }
     }
 
     /**

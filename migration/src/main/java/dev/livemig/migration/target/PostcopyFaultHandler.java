@@ -157,6 +157,13 @@ final class PostcopyFaultHandler implements Runnable {
         r.accept(new PageRequest(nextRequestId.getAndIncrement(), layout.pageAddress(page), -1, now));
     }
 
+    /** After a post-copy recovery: sends every open request again on the new priority stream. */
+    void requestOpenAgain() {
+        for (int p = requested.nextSet(0); p >= 0; p = requested.nextSet(p + 1)) {
+            requestAgain(p);
+        }
+    }
+
     private void fillZero(int page) {
         int size = (int) layout.pageSize(page);
         placer.place(layout.pageAddress(page), size, PageTransfer.PAGE_FLAG_ZERO | PageTransfer.PAGE_FLAG_WRITE_PROTECT,

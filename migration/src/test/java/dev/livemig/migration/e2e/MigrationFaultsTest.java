@@ -35,8 +35,9 @@ import org.junit.jupiter.api.Test;
 /**
  * Issue 5's faults, injected into the page channel in one JVM: a target that dies or a
  * connection that breaks during pre-copy fails the migration and leaves the source guest
- * running with its memory as it was; a damaged page is caught by its checksum and sent
- * again; duplicated and reordered batches leave the result intact.
+ * running with its memory as it was; a connection lost during post-copy pauses both sides
+ * until the source reconnects; a damaged page is caught by its checksum and sent again;
+ * duplicated and reordered batches leave the result intact.
  */
 class MigrationFaultsTest {
     private static final long MIB = 1 << 20;
@@ -207,27 +208,31 @@ class MigrationFaultsTest {
     }
 
     @Test
-    void connectionLostDuringPostcopy_theTargetSaysWhichPagesItNeverGot() throws Exception {
-        startSource(guest().build());
+    void connectionLostDuringPostcopy_bothSidesPause_thenRecoverOnANewConnectionAndVerify() throws Exception {
+        startSource(guest().workload(Workload.UNIFORM).writeRatePagesPerS(20_000).build());
         IncomingMigration target = newTarget();
         FaultInjectingPageChannel ch = faulty(target).inject(Rule.at(MessageType.PAGE_BATCH, 4, Fault.DISCONNECT));
-        OutgoingMigration m = migration(ch, MigrationParameters.of(MigrationMode.POSTCOPY)
+        OutgoingMigration m = migration(ch, MigrationParameters.of(MigrationMode.POSTCOPY).withVerifyPages(true)
                 .withBandwidthLimitBytesPerS(16 * MIB));
         m.start();
-        assertEquals(MigrationState.FAILED, m.awaitFinal(TIMEOUT_MS));
-        assertTrue(m.info().stateChanges().stream().anyMatch(c -> c.toState() == MigrationState.POSTCOPY_ACTIVE),
-                "the connection broke after the switchover");
-        assertTrue(m.error().startsWith("post-copy failed"), m.error());
-        assertEquals(IncomingMigration.State.FAILED, target.awaitFinal(10_000));
+        waitUntil(() -> m.postcopyPaused() && target.postcopyPaused(), "both sides paused");
+        assertEquals(MigrationState.POSTCOPY_ACTIVE, m.state(), "paused, not failed: the guest lives on the target");
+        assertEquals(IncomingMigration.State.RUNNING, target.state());
+        assertTrue(m.error().contains("connection lost"), m.error());
         java.util.regex.Matcher said = java.util.regex.Pattern.compile("(\\d+) pages never arrived")
                 .matcher(target.error());
         assertTrue(said.find(), target.error());
-        long missingThen = Long.parseLong(said.group(1));
-        // answers already in flight on the priority stream may still land; pages never leave
-        long missingNow = target.receivedBitmap(new dev.livemig.migration.transport.PageTransfer.ReceivedBitmapRequest(
-                "", List.of())).missingPages();
-        assertTrue(missingNow > 0 && missingNow <= missingThen, missingNow + " vs " + target.error());
-        assertTrue(!source.isRunning(), "the source does not resume a guest that ran on the target");
+        assertTrue(Long.parseLong(said.group(1)) > 0, "the target says which pages it still lacks");
+        long accesses = target.guest().accessesDone();
+        Thread.sleep(50); // the guest runs into missing pages meanwhile; those vCPUs wait
+        InMemoryPageChannel fresh = new InMemoryPageChannel(target);
+        closeLater.add(fresh);
+        m.recoverPostcopy(fresh);
+        assertEquals(MigrationState.COMPLETED, m.awaitFinal(TIMEOUT_MS), m::error);
+        assertVerified(m, target);
+        assertTrue(target.guest().accessesDone() > accesses, "the target guest made progress");
+        assertTrue(m.info().stateChanges().stream().anyMatch(c -> c.reason().startsWith("paused:")));
+        assertTrue(m.info().stateChanges().stream().anyMatch(c -> c.reason().startsWith("recovered")));
     }
 
     // ---- damaged, duplicated, reordered pages -------------------------------------------
