@@ -179,12 +179,25 @@ public final class MigrationControl {
                                   List<DirtyRatePeriod> periods, List<RegionDirtyRate> regions) {
     }
 
+    /**
+     * livemig.v1.TransferProgress: where the migration stands within a round, sampled
+     * every {@code progress_interval_ms} of a Watch.
+     */
+    public record TransferProgress(int round, MigrationState state, long roundSentPages, long roundRemainingPages,
+                                   long totalSentPages, long totalBytesSent, long bandwidthBytesPerS,
+                                   long postcopyMissingPages, long postcopyFaults) {
+    }
+
     /** livemig.v1.ProgressEvent payloads, for Watch. */
     public interface ProgressListener {
         default void onRound(RoundRecord round) {
         }
 
         default void onStateChange(StateChange change) {
+        }
+
+        /** A periodic sample, for listeners added with a progress interval. */
+        default void onProgress(TransferProgress progress) {
         }
     }
 }

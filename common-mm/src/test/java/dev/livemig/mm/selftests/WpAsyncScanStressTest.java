@@ -92,9 +92,11 @@ class WpAsyncScanStressTest extends MmTestBase {
         long[][] log = new long[WRITERS][3 * WRITES_PER_THREAD];
         AtomicBoolean writing = new AtomicBoolean(true);
         List<Scan> scans = new ArrayList<>();
+        java.util.concurrent.atomic.AtomicInteger passes = new java.util.concurrent.atomic.AtomicInteger();
         CompletableFuture<Void> tracker = async(() -> {
             while (writing.get()) {
                 scans.add(scanPass(base));
+                passes.incrementAndGet();
             }
         });
         List<CompletableFuture<Void>> writers = new ArrayList<>();
@@ -102,7 +104,16 @@ class WpAsyncScanStressTest extends MmTestBase {
             long[] mine = log[t];
             Random rnd = new Random(1000 + t);
             writers.add(async(() -> {
+                // Halfway through, each writer waits for a whole scan pass that began after it
+                // started writing: on a loaded machine the writers could otherwise be done
+                // before the tracker ran a second time, and nothing would run concurrently.
+                int passesAtStart = passes.get();
                 for (int i = 0; i < WRITES_PER_THREAD; i++) {
+                    if (i == WRITES_PER_THREAD / 2) {
+                        while (passes.get() < passesAtStart + 2) {
+                            Thread.onSpinWait();
+                        }
+                    }
                     int page = rnd.nextInt(PAGES);
                     long a = clock.incrementAndGet();
                     mm.writeLong(base + page * P + 8L * (i & 7), a);

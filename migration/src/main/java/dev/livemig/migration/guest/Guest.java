@@ -265,6 +265,22 @@ public final class Guest implements AutoCloseable {
         }
     }
 
+    /**
+     * The probe client's tiny guest operation (a ping the guest answers): a load of the
+     * guest's first word through its own mapping, done only while the guest runs here.
+     * Returns whether the guest answered. On a post-copy target the load may wait for a
+     * missing page like any guest access, which is downtime as a client sees it.
+     */
+    public boolean probe() {
+        synchronized (runLock) {
+            if (pauseRequested || stopped || threads.isEmpty()) {
+                return false;
+            }
+        }
+        mm.readLong(layout.gfnAddress(0));
+        return true;
+    }
+
     /** The vCPU states; the guest must be paused. */
     public List<Vcpu.State> saveVcpus() {
         List<Vcpu.State> out = new ArrayList<>();

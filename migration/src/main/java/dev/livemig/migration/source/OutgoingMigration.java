@@ -11,9 +11,11 @@ import dev.livemig.migration.MigrationControl.ProgressListener;
 import dev.livemig.migration.MigrationControl.RoundDecision;
 import dev.livemig.migration.MigrationControl.RoundRecord;
 import dev.livemig.migration.MigrationControl.StateChange;
+import dev.livemig.migration.MigrationControl.TransferProgress;
 import dev.livemig.migration.guest.Guest;
 import dev.livemig.migration.guest.PageBitmap;
 import dev.livemig.migration.guest.WriteLog;
+import dev.livemig.migration.stats.DowntimeProbe;
 import dev.livemig.migration.stats.PageChecksums;
 import dev.livemig.migration.tracker.DirtyTracker;
 import dev.livemig.migration.transport.MessageSink;
@@ -50,15 +52,22 @@ import java.util.concurrent.locks.ReentrantLock;
  * are lifted and the source guest runs on with its memory untouched. Cancel is refused in
  * POSTCOPY_ACTIVE, where only the target has a runnable guest; once the switchover has been
  * asked for, the migration is past the point of no return.
+ *
+ * <p>A page stream the target ends with an error (it died, or the connection broke) fails
+ * the step at its next batch and rolls back like a cancel. A switchover the target refuses
+ * for pages that failed their checksum is answered by resending what its received bitmap
+ * lacks, then asked again.
  */
 public final class OutgoingMigration {
     private static final long ACK_TIMEOUT_MS = 60_000;
+    /** Switchovers refused for damaged pages that are answered with a resend before giving up. */
+    private static final int MAX_RESEND_ATTEMPTS = 3;
 
     private final String id;
     private final String guestId;
     private final String targetAddress;
     private final Guest guest;
-    private final PageChannel channel;
+    private volatile PageChannel channel;
     private volatile MigrationParameters p;
     private final ReentrantLock step = new ReentrantLock();
     private final List<ProgressListener> listeners = new CopyOnWriteArrayList<>();
@@ -84,7 +93,11 @@ public final class OutgoingMigration {
     private long targetDirtiedPages;
     private long verifiedPages;
     private long verifyMismatchPages;
+    private long resentPages;
     private Thread thread;
+    private ProgressTicker ticker;
+    private volatile PostcopyPhase postcopy;
+    private volatile DowntimeProbe probe;
 
     public OutgoingMigration(String id, String guestId, String targetAddress, Guest guest, PageChannel channel,
                              MigrationParameters parameters) {
@@ -100,9 +113,69 @@ public final class OutgoingMigration {
         listeners.add(l);
     }
 
-    /** Stops calling {@code l} (a Watch stream that ended or was cancelled). */
+    /**
+     * Watch with progress_interval_ms: {@code l} gets round records and state changes
+     * like any listener, plus a {@link TransferProgress} sample every
+     * {@code progressIntervalMs} (0: never) until the migration reaches a final state,
+     * and one last sample then.
+     */
+    public void addListener(ProgressListener l, long progressIntervalMs) {
+        if (progressIntervalMs < 0) {
+            throw new IllegalArgumentException("INVALID_ARGUMENT: progress_interval_ms < 0");
+        }
+        listeners.add(l);
+        if (progressIntervalMs > 0) {
+            progressTicker().add(l, progressIntervalMs);
+            if (state.isFinal()) {
+                progressTicker().stop(); // ended before the ticker existed: the last sample now
+            }
+        }
+    }
+
+    /** The watcher went away (its Watch stream ended). */
     public void removeListener(ProgressListener l) {
         listeners.remove(l);
+        ProgressTicker t;
+        synchronized (this) {
+            t = ticker;
+        }
+        if (t != null) {
+            t.remove(l);
+        }
+    }
+
+    private synchronized ProgressTicker progressTicker() {
+        if (ticker == null) {
+            ticker = new ProgressTicker(this::progress, "progress-" + id);
+        }
+        return ticker;
+    }
+
+    /**
+     * A probe client watching this guest: its longest gap between answers is the
+     * migration's downtime_probe_ms. The caller starts and closes it; it should run from
+     * before the start until the guest answered on the target.
+     */
+    public void setDowntimeProbe(DowntimeProbe p) {
+        probe = p;
+    }
+
+    /** Where the migration stands now (livemig.v1.TransferProgress). */
+    public TransferProgress progress() {
+        PageSender ps = sender;
+        PostcopyPageServer srv = pageServer;
+        MigrationState st = state;
+        long missing = 0;
+        long faults = 0;
+        if (srv != null && st == MigrationState.POSTCOPY_ACTIVE) {
+            missing = srv.neededPages();
+            faults = srv.requests.get();
+        }
+        if (ps == null) {
+            return new TransferProgress(0, st, 0, 0, 0, 0, 0, missing, faults);
+        }
+        return new TransferProgress(ps.currentRound(), st, ps.roundSentPages(), ps.roundRemainingPages(),
+                ps.totalPages, ps.totalBytes, ps.callBandwidthBytesPerS(), missing, faults);
     }
 
     // ---- driving ----------------------------------------------------------------------
@@ -164,7 +237,7 @@ public final class OutgoingMigration {
             return;
         }
         pushStream = channel.pushPages(ack);
-        sender = new PageSender(id, guest, pushStream, p, () -> cancelRequested && !pointOfNoReturn);
+        sender = new PageSender(id, guest, pushStream, p, () -> cancelRequested && !pointOfNoReturn, ack::error);
         if (p.mode() != MigrationMode.POSTCOPY) {
             tracker = DirtyTracker.create(p.tracker(), guest);
             precopy = new PrecopyEngine(guest, p, tracker, sender, startNanos);
@@ -211,8 +284,17 @@ public final class OutgoingMigration {
         publish(precopy.finalPass(false, "stop-and-copy"));
         checkCancel();
         pointOfNoReturn = true;
-        SwitchoverResponse resp = channel.switchover(new SwitchoverRequest(id, precopy.rounds() - 1,
-                sender.batchesSent(), guest.layout(), guest.saveVcpus(), false, pauseNs));
+        SwitchoverResponse resp;
+        for (int attempt = 0; ; attempt++) {
+            resp = channel.switchover(new SwitchoverRequest(id, precopy.rounds() - 1,
+                    sender.batchesSent(), guest.layout(), guest.saveVcpus(), false, pauseNs));
+            if (resp.resumed() || resp.missingPages() == 0 || attempt == MAX_RESEND_ATTEMPTS) {
+                break;
+            }
+            pointOfNoReturn = false; // the target refused to resume: a broken stream now rolls back
+            resentPages += resendMissing(precopy.rounds() - 1);
+            pointOfNoReturn = true;
+        }
         if (!resp.resumed()) {
             pointOfNoReturn = false;
             fail("target did not resume: " + resp.error());
@@ -223,10 +305,29 @@ public final class OutgoingMigration {
         pushStream.onCompleted();
         PushPagesAck a = ack.await(ACK_TIMEOUT_MS);
         tracker.close();
-        if (a == null || a.checksumMismatchPages() != 0) {
-            error = a == null ? "no PushPages ack" : a.checksumMismatchPages() + " pages failed their crc32c";
+        if (a == null) {
+            error = "no PushPages ack";
         }
         finish();
+    }
+
+    /**
+     * The target dropped pages that arrived damaged: sends again every page it was sent
+     * that its received bitmap lacks (the guest is paused, so these are its final
+     * contents). Returns how many.
+     */
+    private long resendMissing(int round) {
+        PageBitmap missing = new PageBitmap(guest.layout().pages());
+        for (var rb : channel.receivedBitmap(new ReceivedBitmapRequest(id, List.of())).regions()) {
+            int base = guest.layout().firstPage(guest.layout().regions().indexOf(guest.layout().region(rb.regionName())));
+            byte[] got = rb.received();
+            for (int i = 0; i < rb.pageCount(); i++) {
+                if ((got[i >>> 3] & (1 << (i & 7))) == 0 && sender.sentOnce.get(base + i)) {
+                    missing.set(base + i);
+                }
+            }
+        }
+        return sender.sendPages(missing, round, 0, true).pages();
     }
 
     private void startPostcopy(String reason) {
@@ -268,64 +369,47 @@ public final class OutgoingMigration {
         downtimeSourceMs = EpochClock.millisBetween(pauseNs, EpochClock.nowNanos());
         downtimeTargetMs = resp.downtimeMs();
         transition(MigrationState.POSTCOPY_ACTIVE, reason);
-        Thread bg = new Thread(() -> {
-            try {
-                pageServer.pushRest(sender, round, pushStream);
-                ack.await(ACK_TIMEOUT_MS);
-                if (!done.await(ACK_TIMEOUT_MS)) {
-                    fail("post-copy did not complete: " + done.error);
-                    return;
-                }
-                step.lock();
-                try {
-                    finish();
-                } finally {
-                    step.unlock();
-                }
-            } catch (RuntimeException e) {
-                fail("post-copy failed: " + e);
-            }
-        }, "postcopy-push-" + id);
+        postcopy = new PostcopyPhase(id, guest.layout(), sender, pageServer, round,
+                new PostcopyPhase.Link(channel, pushStream, ack, done),
+                why -> {
+                    error = why;
+                    note("paused: " + why);
+                },
+                this::fail,
+                () -> {
+                    step.lock();
+                    try {
+                        finish();
+                    } finally {
+                        step.unlock();
+                    }
+                });
+        Thread bg = new Thread(postcopy, "postcopy-push-" + id);
         bg.setDaemon(true);
         bg.start();
     }
 
-    /** The target's side of the priority channel, as seen by the source. */
-    private static final class PostcopyCompletion implements MessageSink<PostcopyTargetMessage> {
-        volatile PostcopyPageServer server;
-        private final java.util.concurrent.CountDownLatch latch = new java.util.concurrent.CountDownLatch(1);
-        volatile String error;
-        private volatile boolean ok;
+    /** Post-copy lost its connection and waits for {@link #recoverPostcopy}. */
+    public boolean postcopyPaused() {
+        PostcopyPhase pc = postcopy;
+        return pc != null && pc.paused();
+    }
 
-        @Override
-        public void onNext(PostcopyTargetMessage m) {
-            if (m instanceof PageTransfer.PageRequest r) {
-                server.onRequest(r);
-            } else if (m instanceof PageTransfer.PostcopyTargetDone) {
-                ok = true;
-                latch.countDown();
-            }
+    /**
+     * Post-copy recovery (QEMU's migrate-recover): continues a paused post-copy over
+     * {@code newChannel} to the same target. The target's received bitmap decides what
+     * is pushed again; verification and the final statistics then use the new channel.
+     */
+    public void recoverPostcopy(PageChannel newChannel) {
+        PostcopyPhase pc = postcopy;
+        if (pc == null || state != MigrationState.POSTCOPY_ACTIVE) {
+            throw new IllegalStateException("FAILED_PRECONDITION: migration is " + state + ", not in post-copy");
         }
-
-        @Override
-        public void onCompleted() {
-            latch.countDown();
-        }
-
-        @Override
-        public void onError(Throwable t) {
-            error = t.toString();
-            latch.countDown();
-        }
-
-        boolean await(long ms) {
-            try {
-                return latch.await(ms, java.util.concurrent.TimeUnit.MILLISECONDS) && ok;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
-            }
-        }
+        PostcopyPhase.Link l = pc.recover(newChannel);
+        channel = newChannel;
+        pushStream = l.pushStream();
+        error = "";
+        note("recovered on a new connection");
     }
 
     /** COMPLETED: optionally verifies every page, then records the target's view. */
@@ -341,7 +425,9 @@ public final class OutgoingMigration {
                 targetDirtiedPages += Integer.bitCount(b & 0xff);
             }
         }
-        transition(MigrationState.COMPLETED, error.isEmpty() ? "guest runs on the target" : error);
+        String how = resentPages == 0 ? "guest runs on the target"
+                : "guest runs on the target (" + resentPages + " pages resent after failing their crc32c)";
+        transition(MigrationState.COMPLETED, error.isEmpty() ? how : error);
     }
 
     // ---- cancel and failure ------------------------------------------------------------
@@ -413,8 +499,22 @@ public final class OutgoingMigration {
         for (ProgressListener l : listeners) {
             l.onStateChange(c);
         }
+        ProgressTicker t;
         synchronized (this) {
+            t = to.isFinal() ? ticker : null;
             notifyAll();
+        }
+        if (t != null) {
+            t.stop();
+        }
+    }
+
+    /** A change within the current state (post-copy paused, recovered), told like a state change. */
+    private void note(String reason) {
+        StateChange c = new StateChange(state, state, elapsedMs(), reason);
+        changes.add(c);
+        for (ProgressListener l : listeners) {
+            l.onStateChange(c);
         }
     }
 
@@ -497,7 +597,9 @@ public final class OutgoingMigration {
             lat = srv.requestLatency.summary();
             faults = srv.requests.get();
         }
-        return new MigrationStats(p.mode(), elapsedMs(), setupMs, downtimeSourceMs, downtimeTargetMs, 0,
+        DowntimeProbe pr = probe;
+        return new MigrationStats(p.mode(), elapsedMs(), setupMs, downtimeSourceMs, downtimeTargetMs,
+                pr == null ? 0 : pr.longestGapMs(),
                 predictedDowntimeMs, rounds.size(), transferred, ps == null ? 0 : ps.duplicatedPages,
                 ps == null ? 0 : ps.totalZeroPages, bytes, guest.layout().sizeBytes(), faults, lat,
                 targetDirtiedPages, s.truePositivePages(), s.falsePositivePages(), s.falseNegativePages(),
@@ -515,45 +617,5 @@ public final class OutgoingMigration {
 
     public String error() {
         return error;
-    }
-
-    /** The one PushPagesAck of the page stream. */
-    private static final class AckWaiter implements MessageSink<PushPagesAck> {
-        private PushPagesAck ack;
-        private boolean done;
-
-        @Override
-        public synchronized void onNext(PushPagesAck a) {
-            ack = a;
-        }
-
-        @Override
-        public synchronized void onCompleted() {
-            done = true;
-            notifyAll();
-        }
-
-        @Override
-        public synchronized void onError(Throwable t) {
-            done = true;
-            notifyAll();
-        }
-
-        synchronized PushPagesAck await(long ms) {
-            long deadline = System.currentTimeMillis() + ms;
-            while (!done) {
-                long left = deadline - System.currentTimeMillis();
-                if (left <= 0) {
-                    break;
-                }
-                try {
-                    wait(left);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
-                }
-            }
-            return ack;
-        }
     }
 }

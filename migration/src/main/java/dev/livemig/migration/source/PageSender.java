@@ -11,6 +11,7 @@ import dev.livemig.migration.transport.PageTransfer.PageBatch;
 import java.io.ByteArrayOutputStream;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * Packs guest pages into {@link PageBatch}es on the page stream (QEMU's
@@ -22,22 +23,29 @@ final class PageSender {
     private final String migrationId;
     private final Guest guest;
     private final GuestLayout layout;
-    private final MessageSink<PageBatch> sink;
+    private volatile MessageSink<PageBatch> sink;
     private final int batchPages;
     private volatile long bandwidthLimit;
     private final BooleanSupplier cancelled;
+    private volatile Supplier<Throwable> streamError;
     /** Pages the target has received at least once (for RESENT and duplicate counts). */
     final PageBitmap sentOnce;
     private long sequence;
     private long streamStartNanos;
     private long totalBytesAtReset;
-    long totalBytes;
-    long totalPages;
-    long totalZeroPages;
-    long duplicatedPages;
+    // written by the one thread that sends at a time, read by stats and progress samples
+    volatile long totalBytes;
+    volatile long totalPages;
+    volatile long totalZeroPages;
+    volatile long duplicatedPages;
+    // the sendPages call under way, for progress samples
+    private volatile long callPlannedPages;
+    private volatile long callSentPages;
+    private volatile long callStartNanos;
+    private volatile long callStartBytes;
 
     // the batch being built
-    private int curRound;
+    private volatile int curRound;
     private int curSize;
     private final long[] addrs;
     private final int[] flags;
@@ -47,7 +55,8 @@ final class PageSender {
     private byte[] buf = new byte[4096];
 
     PageSender(String migrationId, Guest guest, MessageSink<PageBatch> sink, MigrationParameters p,
-               BooleanSupplier cancelled) {
+               BooleanSupplier cancelled, Supplier<Throwable> streamError) {
+        this.streamError = streamError;
         this.migrationId = migrationId;
         this.guest = guest;
         this.layout = guest.layout();
@@ -68,6 +77,20 @@ final class PageSender {
         }
     }
 
+    /** The target ended the page stream with an error (it died, or the connection broke). */
+    static final class StreamBroken extends RuntimeException {
+        StreamBroken(Throwable cause) {
+            super("page stream broke: " + cause, cause);
+        }
+    }
+
+    private void checkStream() {
+        Throwable t = streamError.get();
+        if (t != null) {
+            throw new StreamBroken(t);
+        }
+    }
+
     /** Counts of one {@link #sendPages} call. */
     record Transfer(long pages, long zeroPages, long bytes, long nanos) {
     }
@@ -82,6 +105,10 @@ final class PageSender {
         long pages0 = totalPages;
         long zero0 = totalZeroPages;
         curRound = round;
+        callStartBytes = bytes0;
+        callSentPages = 0;
+        callPlannedPages = pages.cardinality();
+        callStartNanos = t0;
         boolean[] present = PageChecksums.presentPages(guest.mm(), layout);
         for (int p = pages.nextSet(0); p >= 0; p = pages.nextSet(p + 1)) {
             if (cancelled.getAsBoolean()) {
@@ -91,6 +118,7 @@ final class PageSender {
                 continue; // claimed meanwhile (a post-copy priority answer sent it)
             }
             addPage(p, present[p], extraFlags);
+            callSentPages++;
         }
         flush(roundComplete);
         return new Transfer(totalPages - pages0, totalZeroPages - zero0, totalBytes - bytes0, System.nanoTime() - t0);
@@ -148,6 +176,7 @@ final class PageSender {
         if (n == 0 && !roundComplete) {
             return;
         }
+        checkStream();
         PageBatch b = new PageBatch(migrationId, curRound, sequence++, curSize == 0 ? 4096 : curSize,
                 java.util.Arrays.copyOf(addrs, n), java.util.Arrays.copyOf(flags, n),
                 java.util.Arrays.copyOf(crcs, n), data.toByteArray(), roundComplete);
@@ -181,6 +210,41 @@ final class PageSender {
             LockSupport.parkNanos(Math.min(due - now, 5_000_000L));
             now = System.nanoTime();
         }
+    }
+
+    /** The round of the pages being sent. */
+    int currentRound() {
+        return curRound;
+    }
+
+    /** Pages the running (or last) sendPages call has sent. */
+    long roundSentPages() {
+        return callSentPages;
+    }
+
+    /** Pages the running sendPages call still has to send. */
+    long roundRemainingPages() {
+        return Math.max(0, callPlannedPages - callSentPages);
+    }
+
+    /** Bytes per second since the running (or last) sendPages call began. */
+    long callBandwidthBytesPerS() {
+        long start = callStartNanos;
+        long ns = System.nanoTime() - start;
+        return start == 0 || ns <= 0 ? 0 : (long) ((totalBytes - callStartBytes) * 1e9 / ns);
+    }
+
+    /**
+     * Post-copy recovery: later batches go to a new page stream. Sequences go on from
+     * where they were, so the target still tells a newer copy from an older one; the
+     * half-built batch is dropped (its pages are in the resend set anyway).
+     */
+    void reattach(MessageSink<PageBatch> newSink, Supplier<Throwable> newStreamError) {
+        n = 0;
+        data.reset();
+        sink = newSink;
+        streamError = newStreamError;
+        resetPacing();
     }
 
     /** Batches sent so far (the Switchover request tells the target to wait for them). */

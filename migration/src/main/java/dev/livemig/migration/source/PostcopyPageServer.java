@@ -28,7 +28,7 @@ final class PostcopyPageServer {
     private final GuestLayout layout;
     private final PageBitmap needed;
     private final PageBitmap sentOnce;
-    private final MessageSink<PostcopySourceMessage> priority;
+    private volatile MessageSink<PostcopySourceMessage> priority;
     final LatencyRecorder requestLatency = new LatencyRecorder();
     final AtomicLong requests = new AtomicLong();
     final AtomicLong priorityBytes = new AtomicLong();
@@ -41,6 +41,11 @@ final class PostcopyPageServer {
         this.needed = needed;
         this.sentOnce = sentOnce;
         this.priority = priority;
+    }
+
+    /** Pages the target still lacks that neither a request nor the background push has taken yet. */
+    long neededPages() {
+        return needed.cardinality();
     }
 
     /** A missing-page fault on the target: answer at once. */
@@ -57,6 +62,7 @@ final class PostcopyPageServer {
         // Claim, read and send as one step against "done": a page claimed here must reach
         // the priority stream before PostcopySourceDone, or the target would take its
         // absence for a page the source never had.
+        MessageSink<PostcopySourceMessage> priority = this.priority;
         synchronized (priority) {
             needed.clear(page);
             sentOnce.set(page);
@@ -72,10 +78,20 @@ final class PostcopyPageServer {
         requestLatency.recordNanos(EpochClock.nowNanos() - r.faultUnixNs());
     }
 
+    /**
+     * Post-copy recovery: answers go to a new priority stream, and every page the target's
+     * received bitmap lacks is needed again.
+     */
+    void reattach(MessageSink<PostcopySourceMessage> newPriority, PageBitmap missingOnTarget) {
+        priority = newPriority;
+        needed.or(missingOnTarget);
+    }
+
     /** The background push: every page still needed, then "done" on both streams. */
     void pushRest(PageSender sender, int round, MessageSink<?> pushStream) {
         PageSender.Transfer t = sender.sendPages(needed, round, PageTransfer.PAGE_FLAG_WRITE_PROTECT, true);
         pushStream.onCompleted();
+        MessageSink<PostcopySourceMessage> priority = this.priority;
         synchronized (priority) {
             priority.onNext(new PostcopySourceDone(t.pages() + priorityPages.get()));
         }

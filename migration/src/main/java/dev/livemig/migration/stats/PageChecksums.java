@@ -8,6 +8,7 @@ import dev.livemig.migration.transport.PageTransfer;
 import dev.livemig.migration.transport.PageTransfer.RegionChecksums;
 import dev.livemig.mm.MmStruct;
 import dev.livemig.mm.proc.Pagemap;
+import dev.livemig.mm.proc.PagemapScan;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -26,21 +27,31 @@ public final class PageChecksums {
         return Pagemap.present(Pagemap.read(mm, addr, 1)[0]);
     }
 
-    /** The presence of every page of the layout, region by region (pagemap read in chunks). */
+    /** page_region entries per PAGEMAP_SCAN call; a full vector continues from walk_end. */
+    private static final int SCAN_VEC_LEN = 1024;
+
+    /**
+     * The presence of every page of the layout: PAGEMAP_SCAN for PAGE_IS_PRESENT region
+     * by region, so the cost follows the populated ranges (the walk skips empty page
+     * tables) rather than the guest size, as a per-page pagemap read would.
+     */
     public static boolean[] presentPages(MmStruct mm, GuestLayout layout) {
         boolean[] out = new boolean[layout.pages()];
         int base = 0;
         for (RegionLayout r : layout.regions()) {
-            int per = (int) (r.pageSizeBytes() / PAGE_SIZE);
-            long pages4k = r.sizeBytes() / PAGE_SIZE;
-            for (long done = 0; done < pages4k; done += 4096) {
-                int n = (int) Math.min(4096, pages4k - done);
-                long[] pme = Pagemap.read(mm, r.startAddress() + done * PAGE_SIZE, n);
-                for (int k = 0; k < n; k += per) {
-                    if (Pagemap.present(pme[k])) {
-                        out[base + (int) ((done + k) / per)] = true;
+            long size = r.pageSizeBytes();
+            long start = r.startAddress();
+            while (start < r.endAddress()) {
+                PagemapScan.Result res = PagemapScan.scan(mm, PagemapScan.Arg.of(start, r.endAddress())
+                        .withMasks(0, PagemapScan.PAGE_IS_PRESENT, 0, PagemapScan.PAGE_IS_PRESENT)
+                        .withVec(false, SCAN_VEC_LEN, 0));
+                for (PagemapScan.Region pr : res.regions()) {
+                    // a hugetlb page is mapped (and so present) as a whole
+                    for (long i = (pr.start() - r.startAddress()) / size; r.startAddress() + i * size < pr.end(); i++) {
+                        out[base + (int) i] = true;
                     }
                 }
+                start = res.walkEnd();
             }
             base += r.pages();
         }

@@ -50,8 +50,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * background push fills the rest in.
  */
 public final class IncomingMigration implements PageChannel {
-    /** How long a switchover waits for the page stream to catch up. */
+    /** How long a switchover waits for the page stream to catch up, by default. */
     static final long SWITCHOVER_WAIT_MS = 60_000;
+    private volatile long switchoverWaitMs = SWITCHOVER_WAIT_MS;
 
     public enum State { IDLE, RECEIVING, RUNNING, COMPLETED, FAILED }
 
@@ -65,6 +66,11 @@ public final class IncomingMigration implements PageChannel {
     private PagePlacer placer;
     private PostcopyFaultHandler faults;
     private long batchesReceived;
+    private long duplicateBatches;
+    /** Sequences of the batches that arrived: a second copy is dropped. */
+    private final java.util.BitSet batchSequences = new java.util.BitSet();
+    /** Sequences of the batches placed: the switchover waits until there is no gap below batches_sent. */
+    private final java.util.BitSet placedSequences = new java.util.BitSet();
     private long pagesReceived;
     private long zeroPagesReceived;
     private long bytesReceived;
@@ -76,6 +82,11 @@ public final class IncomingMigration implements PageChannel {
     private double downtimeMs;
     private String error;
     private final AtomicLong requestsSent = new AtomicLong();
+    /** Post-copy lost its connection: the guest runs, faulting vCPUs wait for a recovery. */
+    private boolean postcopyPaused;
+    // the newest stream of each kind: an error from an older one (before a recovery) is stale
+    private int pushGeneration;
+    private int postcopyGeneration;
 
     public IncomingMigration(Kernel kernel) {
         this.kernel = kernel;
@@ -117,16 +128,32 @@ public final class IncomingMigration implements PageChannel {
 
     @Override
     public MessageSink<PageBatch> pushPages(MessageSink<PushPagesAck> ack) {
+        int generation;
+        synchronized (lock) {
+            generation = ++pushGeneration;
+            pushCompleted = false;
+        }
         return new MessageSink<>() {
             @Override
             public void onNext(PageBatch b) {
+                synchronized (lock) {
+                    if (b.sequence() < 0 || b.sequence() >= Integer.MAX_VALUE) {
+                        throw new IllegalArgumentException("batch sequence out of range: " + b.sequence());
+                    }
+                    if (batchSequences.get((int) b.sequence())) {
+                        duplicateBatches++; // delivered twice: the first copy was placed already
+                        return;
+                    }
+                    batchSequences.set((int) b.sequence());
+                }
                 placer.placeBatch(b);
                 if (placer.inPostcopy()) {
                     for (long a : b.addresses()) {
-                        faults.pageArrived(guest.layout().pageIndex(a));
+                        arrivedAfterSwitchover(guest.layout().pageIndex(a));
                     }
                 }
                 synchronized (lock) {
+                    placedSequences.set((int) b.sequence());
                     batchesReceived++;
                     pagesReceived += b.pages();
                     for (int f : b.flags()) {
@@ -158,6 +185,15 @@ public final class IncomingMigration implements PageChannel {
 
             @Override
             public void onError(Throwable t) {
+                synchronized (lock) {
+                    if (generation != pushGeneration) {
+                        return;
+                    }
+                    if (state == State.RUNNING && placer.inPostcopy()) {
+                        pausePostcopy("page stream broke: " + t);
+                        return;
+                    }
+                }
                 abort("page stream broke: " + t);
             }
         };
@@ -168,11 +204,12 @@ public final class IncomingMigration implements PageChannel {
     @Override
     public SwitchoverResponse switchover(SwitchoverRequest req) {
         synchronized (lock) {
-            long deadline = System.currentTimeMillis() + SWITCHOVER_WAIT_MS;
-            while (batchesReceived < req.batchesSent() && state == State.RECEIVING) {
+            long deadline = System.currentTimeMillis() + switchoverWaitMs;
+            while (placedSequences.nextClearBit(0) < req.batchesSent() && state == State.RECEIVING) {
                 long left = deadline - System.currentTimeMillis();
                 if (left <= 0) {
-                    return fail("timed out waiting for " + req.batchesSent() + " batches, have " + batchesReceived);
+                    return fail("timed out waiting for " + req.batchesSent() + " batches, have " + batchesReceived
+                            + ", first missing " + placedSequences.nextClearBit(0));
                 }
                 try {
                     lock.wait(left);
@@ -184,8 +221,11 @@ public final class IncomingMigration implements PageChannel {
             if (state != State.RECEIVING) {
                 return new SwitchoverResponse(false, 0, 0, 0, "no incoming migration to switch over: " + state);
             }
-            if (placer.checksumMismatchPages.get() != 0) {
-                return fail(placer.checksumMismatchPages.get() + " pages failed their crc32c");
+            int corrupt = placer.corrupt.cardinality();
+            if (corrupt != 0) {
+                // not fatal: the received bitmap lacks these pages, the source resends them and asks again
+                return new SwitchoverResponse(false, 0, 0, corrupt, corrupt
+                        + " pages failed their crc32c and were dropped: resend them");
             }
             for (RegionLayout r : guest.layout().regions()) {
                 ctx.writeprotect(r.startAddress(), r.sizeBytes(), UserfaultfdCtx.WRITEPROTECT_MODE_WP);
@@ -222,12 +262,23 @@ public final class IncomingMigration implements PageChannel {
 
     @Override
     public MessageSink<PostcopySourceMessage> postcopy(MessageSink<PostcopyTargetMessage> fromTarget) {
+        int generation;
+        synchronized (lock) {
+            generation = ++postcopyGeneration;
+        }
         return new MessageSink<>() {
             @Override
             public void onNext(PostcopySourceMessage m) {
                 if (m instanceof PostcopyStart) {
+                    boolean recovering;
                     synchronized (lock) {
                         toSource = fromTarget;
+                        sourceDone = false;
+                        recovering = postcopyPaused;
+                        postcopyPaused = false;
+                        if (recovering) {
+                            error = null;
+                        }
                     }
                     faults.setRequester(r -> {
                         requestsSent.incrementAndGet();
@@ -235,9 +286,13 @@ public final class IncomingMigration implements PageChannel {
                             fromTarget.onNext(r);
                         }
                     });
+                    if (recovering) {
+                        faults.requestOpenAgain(); // the requests the broken connection swallowed
+                    }
                 } else if (m instanceof PageData d) {
                     placer.place(d.address(), d.pageSizeBytes(), d.flags(), d.crc32c(), d.data(), 0);
-                    faults.pageArrived(guest.layout().pageIndex(d.address()));
+                    arrivedAfterSwitchover(guest.layout().pageIndex(d.address()));
+                    maybeComplete(); // a resent page may be the last one missing
                 } else if (m instanceof PostcopySourceDone) {
                     synchronized (lock) {
                         sourceDone = true;
@@ -253,21 +308,32 @@ public final class IncomingMigration implements PageChannel {
             @Override
             public void onError(Throwable t) {
                 synchronized (lock) {
-                    if (state == State.RUNNING) {
-                        // QEMU would enter postcopy-paused here; recovery is not modelled yet
-                        error = "post-copy channel broke: " + t;
-                        state = State.FAILED;
+                    if (generation == postcopyGeneration && state == State.RUNNING) {
+                        pausePostcopy("post-copy channel broke: " + t);
                     }
                 }
             }
         };
     }
 
-    /** Post-copy ends when both the background push and the priority channel say "all sent". */
+    /** A page came in on either stream after switchover: closes its request, or asks again if it was damaged. */
+    private void arrivedAfterSwitchover(int page) {
+        if (page >= 0 && placer.corrupt.get(page)) {
+            faults.requestAgain(page);
+        } else {
+            faults.pageArrived(page);
+        }
+    }
+
+    /**
+     * Post-copy ends when both the background push and the priority channel say "all
+     * sent" and no page that arrived damaged is still waiting for its good copy.
+     */
     private void maybeComplete() {
         MessageSink<PostcopyTargetMessage> s;
         synchronized (lock) {
-            if (!(pushCompleted && sourceDone && state == State.RUNNING && placer.inPostcopy())) {
+            if (!(pushCompleted && sourceDone && state == State.RUNNING && placer.inPostcopy())
+                    || placer.corrupt.cardinality() != 0) {
                 return;
             }
             state = State.COMPLETED;
@@ -348,7 +414,7 @@ public final class IncomingMigration implements PageChannel {
                 return;
             }
             boolean running = state == State.RUNNING;
-            error = why;
+            error = running && placer.inPostcopy() ? why + "; " + missingReport() : why;
             state = State.FAILED;
             lock.notifyAll();
             if (running) {
@@ -356,6 +422,51 @@ public final class IncomingMigration implements PageChannel {
             }
         }
         teardown();
+    }
+
+    /**
+     * QEMU's postcopy-paused: the guest runs on, a vCPU that faults on a missing page waits
+     * (its request is kept, not sent), and the error says which pages are missing until the
+     * source reconnects with a new PostcopyStart. Caller holds the lock.
+     */
+    private void pausePostcopy(String why) {
+        if (postcopyPaused) {
+            return;
+        }
+        postcopyPaused = true;
+        error = why + "; " + missingReport();
+        faults.setRequester(r -> { });
+        lock.notifyAll();
+    }
+
+    /** Post-copy lost its connection and waits for the source to reconnect. */
+    public boolean postcopyPaused() {
+        synchronized (lock) {
+            return postcopyPaused;
+        }
+    }
+
+    /**
+     * Which pages the guest here never got, for a post-copy that broke off: the count per
+     * region (the ReceivedBitmap RPC has the pages themselves). Pages the source never
+     * populated count too: only the source can tell them apart.
+     */
+    private String missingReport() {
+        GuestLayout layout = guest.layout();
+        StringBuilder sb = new StringBuilder();
+        long total = 0;
+        for (int r = 0; r < layout.regions().size(); r++) {
+            int from = layout.firstPage(r);
+            int to = from + layout.regions().get(r).pages();
+            long missing = (to - from) - placer.received.cardinality(from, to);
+            total += missing;
+            if (missing > 0) {
+                sb.append(sb.length() == 0 ? "" : ", ").append(layout.regions().get(r).name()).append(' ')
+                        .append(missing);
+            }
+        }
+        return total + " pages never arrived" + (total == 0 ? "" : " (" + sb + ")")
+                + "; faulting vCPUs wait for them";
     }
 
     /** Stops the guest: vCPUs first, then the uffd (which wakes any asleep in a fault), then the monitor. */
@@ -372,6 +483,14 @@ public final class IncomingMigration implements PageChannel {
         if (faults != null) {
             faults.stop();
         }
+    }
+
+    /**
+     * How long a switchover waits for batches still missing (delayed, or lost for good)
+     * before it fails the migration.
+     */
+    public void setSwitchoverWaitMs(long ms) {
+        switchoverWaitMs = ms;
     }
 
     public State state() {
@@ -432,6 +551,23 @@ public final class IncomingMigration implements PageChannel {
 
     public long copyRaces() {
         return placer == null ? 0 : placer.copyRaces.get();
+    }
+
+    /** Batches that arrived twice (the second copy was dropped). */
+    public long duplicateBatches() {
+        synchronized (lock) {
+            return duplicateBatches;
+        }
+    }
+
+    /** Pages of overtaken batches that were not placed because a later batch had placed them. */
+    public long stalePages() {
+        return placer == null ? 0 : placer.stalePages.get();
+    }
+
+    /** Pages that failed their checksum on arrival (each was dropped, and sent again or the switchover refused). */
+    public long checksumMismatchPages() {
+        return placer == null ? 0 : placer.checksumMismatchPages.get();
     }
 
     public long discardedPages() {

@@ -37,12 +37,23 @@ final class PagePlacer {
     final AtomicLong discardedPages = new AtomicLong();
     final AtomicLong copyRaces = new AtomicLong();
     final AtomicLong checksumMismatchPages = new AtomicLong();
+    final AtomicLong stalePages = new AtomicLong();
+    /** Pages whose last copy failed its checksum and that no good copy has replaced yet. */
+    final PageBitmap corrupt;
+    /**
+     * Per page, 1 + the sequence of the batch that last placed or discarded it (0: none):
+     * a batch overtaken by a later one (reordered on the way) must not bring back older
+     * contents. Four bytes per page, 0.1% of the guest.
+     */
+    private final int[] placedBySequence;
 
     PagePlacer(Guest guest, UserfaultfdCtx ctx) {
         this.guest = guest;
         this.layout = guest.layout();
         this.ctx = ctx;
         this.received = new PageBitmap(layout.pages());
+        this.corrupt = new PageBitmap(layout.pages());
+        this.placedBySequence = new int[layout.pages()];
     }
 
     /** From now on pages are installed write-protected and EEXIST is a benign race. */
@@ -54,13 +65,26 @@ final class PagePlacer {
         return postcopy;
     }
 
-    /** Places every page of a batch. */
+    /**
+     * Places every page of a batch, except pages a later batch (by sequence) already
+     * placed or discarded: those contents are older than what the guest has.
+     */
     void placeBatch(PageTransfer.PageBatch b) {
+        if (b.sequence() < 0 || b.sequence() >= Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("batch sequence out of range: " + b.sequence());
+        }
+        int seq = (int) b.sequence() + 1;
         int size = b.pageSizeBytes();
         int off = 0;
         for (int i = 0; i < b.pages(); i++) {
             int flags = b.flags()[i];
-            place(b.addresses()[i], size, flags, b.crc32c()[i], b.data(), off);
+            long addr = b.addresses()[i];
+            int page = layout.pageIndex(addr);
+            if (page >= 0 && placedBySequence[page] > seq) {
+                stalePages.incrementAndGet();
+            } else if (place(addr, size, flags, b.crc32c()[i], b.data(), off) || PageTransfer.isDiscard(flags)) {
+                placedBySequence[page] = seq;
+            }
             if (PageTransfer.hasData(flags)) {
                 off += size;
             }
@@ -85,7 +109,16 @@ final class PagePlacer {
         }
         boolean zero = PageTransfer.isZero(flags);
         if (!zero && PageTransfer.crc32c(data, off, size) != crc) {
+            // Damaged on the way. Before switchover the older copy goes too, so that the
+            // received bitmap tells the source exactly which pages to send again.
             checksumMismatchPages.incrementAndGet();
+            if (postcopy && received.get(page)) {
+                return false; // a good copy came first on the other stream: nothing is missing
+            }
+            corrupt.set(page);
+            if (!postcopy && received.clear(page)) {
+                discard(page, addr, size);
+            }
             return false;
         }
         boolean wp = postcopy || PageTransfer.isWriteProtect(flags);
@@ -108,12 +141,14 @@ final class PagePlacer {
                     ctx.wakeIoctl(addr, size);
                     copyRaces.incrementAndGet();
                     received.set(page);
+                    corrupt.clear(page);
                     return false;
                 }
                 discard(page, addr, size); // a resend before switchover replaces the stale copy
             }
         }
         received.set(page);
+        corrupt.clear(page);
         installedPages.incrementAndGet();
         if (zero) {
             zeroPages.incrementAndGet();

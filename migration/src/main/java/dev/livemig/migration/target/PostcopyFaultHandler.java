@@ -141,6 +141,29 @@ final class PostcopyFaultHandler implements Runnable {
         }
     }
 
+    /**
+     * A page the source sent arrived damaged after switchover: ask for it again on the
+     * priority channel (whether or not a vCPU waits for it), so it is never taken for a
+     * page the source did not have.
+     */
+    void requestAgain(int page) {
+        Consumer<PageRequest> r = requester;
+        if (r == null) {
+            return;
+        }
+        long now = EpochClock.nowNanos();
+        requested.set(page);
+        faultNanos.putIfAbsent(page, now);
+        r.accept(new PageRequest(nextRequestId.getAndIncrement(), layout.pageAddress(page), -1, now));
+    }
+
+    /** After a post-copy recovery: sends every open request again on the new priority stream. */
+    void requestOpenAgain() {
+        for (int p = requested.nextSet(0); p >= 0; p = requested.nextSet(p + 1)) {
+            requestAgain(p);
+        }
+    }
+
     private void fillZero(int page) {
         int size = (int) layout.pageSize(page);
         placer.place(layout.pageAddress(page), size, PageTransfer.PAGE_FLAG_ZERO | PageTransfer.PAGE_FLAG_WRITE_PROTECT,

@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.function.Consumer;
 
 /**
  * Two engines in one JVM: the source calls this, the target's {@link PageChannel} (an
@@ -44,7 +45,10 @@ public final class InMemoryPageChannel implements PageChannel {
 
     @Override
     public MessageSink<PageBatch> pushPages(MessageSink<PushPagesAck> ack) {
-        return pipe("push", PUSH_WINDOW, target.pushPages(ack));
+        // a target that fails on a batch ends the call, and the source hears it on the ack,
+        // as a gRPC client hears a server's error on its response observer
+        MessageSink<PushPagesAck> once = new OnceSink<>(ack);
+        return pipe("push", PUSH_WINDOW, target.pushPages(once), once::onError);
     }
 
     @Override
@@ -54,8 +58,8 @@ public final class InMemoryPageChannel implements PageChannel {
 
     @Override
     public MessageSink<PostcopySourceMessage> postcopy(MessageSink<PostcopyTargetMessage> fromTarget) {
-        MessageSink<PostcopyTargetMessage> back = pipe("postcopy-to-source", 1024, fromTarget);
-        return pipe("postcopy-to-target", 1024, target.postcopy(back));
+        MessageSink<PostcopyTargetMessage> back = pipe("postcopy-to-source", 1024, fromTarget, null);
+        return pipe("postcopy-to-target", 1024, target.postcopy(back), null);
     }
 
     @Override
@@ -68,8 +72,9 @@ public final class InMemoryPageChannel implements PageChannel {
         return target.verify(request);
     }
 
-    private synchronized <T> MessageSink<T> pipe(String name, int capacity, MessageSink<T> downstream) {
-        Pipe<T> p = new Pipe<>(name, capacity, downstream);
+    private synchronized <T> MessageSink<T> pipe(String name, int capacity, MessageSink<T> downstream,
+                                                 Consumer<Throwable> onDownstreamFailure) {
+        Pipe<T> p = new Pipe<>(name, capacity, downstream, onDownstreamFailure);
         pipes.add(p);
         return p;
     }
@@ -82,20 +87,55 @@ public final class InMemoryPageChannel implements PageChannel {
         }
     }
 
+    /** Passes on at most one ending (completion or error), as a stream observer allows. */
+    private static final class OnceSink<T> implements MessageSink<T> {
+        private final MessageSink<T> inner;
+        private boolean ended;
+
+        OnceSink(MessageSink<T> inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public synchronized void onNext(T message) {
+            if (!ended) {
+                inner.onNext(message);
+            }
+        }
+
+        @Override
+        public synchronized void onCompleted() {
+            if (!ended) {
+                ended = true;
+                inner.onCompleted();
+            }
+        }
+
+        @Override
+        public synchronized void onError(Throwable t) {
+            if (!ended) {
+                ended = true;
+                inner.onError(t);
+            }
+        }
+    }
+
     /** One stream direction: a queue and the thread that delivers it downstream. */
     private static final class Pipe<T> implements MessageSink<T> {
         private static final Object COMPLETED = new Object();
         private final BlockingQueue<Object> queue;
         private final MessageSink<T> downstream;
+        private final Consumer<Throwable> onDownstreamFailure;
         final Thread thread;
         private volatile boolean closed;
 
         private record Failure(Throwable t) {
         }
 
-        Pipe(String name, int capacity, MessageSink<T> downstream) {
+        Pipe(String name, int capacity, MessageSink<T> downstream, Consumer<Throwable> onDownstreamFailure) {
             this.queue = new ArrayBlockingQueue<>(capacity);
             this.downstream = downstream;
+            this.onDownstreamFailure = onDownstreamFailure;
             this.thread = new Thread(this::deliver, "inmem-" + name);
             thread.setDaemon(true);
             thread.start();
@@ -152,6 +192,9 @@ public final class InMemoryPageChannel implements PageChannel {
                 closed = true;
                 queue.clear();
                 downstream.onError(e);
+                if (onDownstreamFailure != null) {
+                    onDownstreamFailure.accept(e);
+                }
             }
         }
     }

@@ -109,6 +109,11 @@ public final class PageTransfer {
                                     List<Vcpu.State> vcpus, boolean postcopy, long pauseUnixNs) {
     }
 
+    /**
+     * Not resumed with {@code missingPages > 0}: the target dropped pages that failed their
+     * checksum and kept the migration open; the source resends what the received bitmap
+     * lacks and asks again. Not resumed with no missing pages: the migration failed.
+     */
     public record SwitchoverResponse(boolean resumed, long resumeUnixNs, double downtimeMs, long missingPages,
                                      String error) {
     }

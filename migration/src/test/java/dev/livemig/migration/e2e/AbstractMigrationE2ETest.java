@@ -11,6 +11,8 @@ import dev.livemig.migration.MigrationControl.MigrationMode;
 import dev.livemig.migration.MigrationControl.MigrationParameters;
 import dev.livemig.migration.MigrationControl.MigrationState;
 import dev.livemig.migration.MigrationControl.MigrationStats;
+import dev.livemig.migration.MigrationControl.ProgressListener;
+import dev.livemig.migration.MigrationControl.TransferProgress;
 import dev.livemig.migration.MigrationControl.RoundDecision;
 import dev.livemig.migration.MigrationControl.RoundRecord;
 import dev.livemig.migration.guest.Guest;
@@ -19,6 +21,7 @@ import dev.livemig.migration.guest.GuestSpec.RegionKind;
 import dev.livemig.migration.guest.GuestSpec.RegionSpec;
 import dev.livemig.migration.guest.GuestSpec.Workload;
 import dev.livemig.migration.source.OutgoingMigration;
+import dev.livemig.migration.stats.DowntimeProbe;
 import dev.livemig.migration.stats.PageChecksums;
 import dev.livemig.migration.target.IncomingMigration;
 import dev.livemig.migration.transport.PageChannel;
@@ -169,6 +172,74 @@ public abstract class AbstractMigrationE2ETest {
         assertTrue(target.faultLatency().count() > 0);
         assertTrue(st.postcopyFaultLatency().maxUs() >= st.postcopyFaultLatency().p50Us());
         assertTrue(st.postcopyTargetDirtiedPages() > 0, "target writes after switchover are tracked");
+    }
+
+    // ---- watching ----------------------------------------------------------------------
+
+    @Test
+    void watch_progressSamplesShowRoundZeroUnderWayAndTheFinalState() throws Exception {
+        OutgoingMigration m = newMigration(mixedGuest().build(), MigrationParameters.of(MigrationMode.PRECOPY)
+                .withBandwidthLimitBytesPerS(8 * MIB).withVerifyPages(true), false); // round 0: seconds
+        List<Object> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+        m.addListener(new ProgressListener() {
+            @Override
+            public void onRound(RoundRecord round) {
+                events.add(round);
+            }
+
+            @Override
+            public void onProgress(TransferProgress progress) {
+                events.add(progress);
+            }
+        }, 5);
+        m.start();
+        assertEquals(MigrationState.COMPLETED, m.awaitFinal(TIMEOUT_MS), m::error);
+        assertMigratedFaithfully(m);
+        int firstRound = -1;
+        for (int i = 0; i < events.size() && firstRound < 0; i++) {
+            if (events.get(i) instanceof RoundRecord) {
+                firstRound = i;
+            }
+        }
+        assertTrue(firstRound > 0, "round 0 ended");
+        boolean midRound = events.subList(0, firstRound).stream().anyMatch(e -> e instanceof TransferProgress t
+                && t.round() == 0 && t.state() == MigrationState.ACTIVE && t.roundSentPages() > 0
+                && t.roundRemainingPages() > 0 && t.bandwidthBytesPerS() > 0);
+        assertTrue(midRound, "a sample within round 0, pages sent and pages left: " + events.subList(0, firstRound));
+        long lastTotal = 0;
+        long lastBytes = 0;
+        for (Object e : events) {
+            if (e instanceof TransferProgress t) {
+                assertTrue(t.totalSentPages() >= lastTotal && t.totalBytesSent() >= lastBytes, "totals only grow");
+                lastTotal = t.totalSentPages();
+                lastBytes = t.totalBytesSent();
+            }
+        }
+        waitUntil(() -> events.get(events.size() - 1) instanceof TransferProgress t
+                && t.state() == MigrationState.COMPLETED, "a last sample in the final state");
+        TransferProgress last = (TransferProgress) events.get(events.size() - 1);
+        assertEquals(0, last.roundRemainingPages());
+        assertEquals(m.stats().bytesSent(), last.totalBytesSent());
+    }
+
+    @Test
+    void probe_seesTheGuestAnswerOnTheSourceThenOnTheTarget() throws Exception {
+        OutgoingMigration m = newMigration(mixedGuest().build(), MigrationParameters.of(MigrationMode.PRECOPY)
+                .withVerifyPages(true).withBandwidthLimitBytesPerS(64 * MIB), false);
+        IncomingMigration t = target;
+        try (DowntimeProbe probe = DowntimeProbe.inProcess(source, t::guest).start()) {
+            waitUntil(() -> probe.answers(0) > 0, "the source guest answers");
+            m.setDowntimeProbe(probe);
+            m.start();
+            assertEquals(MigrationState.COMPLETED, m.awaitFinal(TIMEOUT_MS), m::error);
+            waitUntil(() -> probe.answers(1) > 0, "the target guest answers");
+            long sourceAnswers = probe.answers(0);
+            waitUntil(() -> probe.answers(1) > 1, "the target guest keeps answering");
+            assertEquals(sourceAnswers, probe.answers(0), "the paused source never answers again");
+            MigrationStats st = m.stats();
+            assertTrue(st.downtimeProbeMs() > 0, () -> "the probe saw the switchover: " + st);
+        }
+        assertMigratedFaithfully(m);
     }
 
     // ---- pre-copy rounds -------------------------------------------------------------------
