@@ -9,6 +9,7 @@ import dev.livemig.migration.MigrationControl.SwitchoverPolicy;
 import dev.livemig.migration.guest.GuestSpec;
 import dev.livemig.migration.guest.GuestSpec.RegionSpec;
 import dev.livemig.migration.guest.GuestSpec.Workload;
+import dev.livemig.proto.v1.TransferProgress;
 import dev.livemig.proto.v1.DirtyRatePeriod;
 import dev.livemig.proto.v1.DirtyRateResult;
 import dev.livemig.proto.v1.LatencySummary;
@@ -223,5 +224,13 @@ public final class MigrationControlCodec {
 
     private static String nz(String s) {
         return s == null ? "" : s;
+    }
+
+    static TransferProgress progress(MigrationControl.TransferProgress p) {
+        return TransferProgress.newBuilder().setRound(p.round()).setState(state(p.state()))
+                .setRoundSentPages(p.roundSentPages()).setRoundRemainingPages(p.roundRemainingPages())
+                .setTotalSentPages(p.totalSentPages()).setTotalBytesSent(p.totalBytesSent())
+                .setBandwidthBytesPerS(p.bandwidthBytesPerS()).setPostcopyMissingPages(p.postcopyMissingPages())
+                .setPostcopyFaults(p.postcopyFaults()).build();
     }
 }

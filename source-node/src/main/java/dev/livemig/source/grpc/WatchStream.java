@@ -129,22 +129,10 @@ final class WatchStream implements ProgressListener, Runnable {
         out.onNext(b.build());
     }
 
-    /**
-     * Totals from the engine's statistics. The engine reports finished rounds, not the
-     * pages of the round in flight, so round_sent_pages, round_remaining_pages and
-     * postcopy_missing_pages stay 0.
-     */
+    /** The engine's snapshot of where the migration stands, round in flight included. */
     private void sendProgress() {
         MigrationStats s = m.stats();
-        List<MigrationControl.RoundRecord> rounds = m.rounds();
-        MigrationState state = m.state();
-        TransferProgress.Builder p = TransferProgress.newBuilder().setRound(rounds.size())
-                .setState(MigrationControlCodec.state(state))
-                .setTotalSentPages(s.transferredPages() + s.duplicatedPages()).setTotalBytesSent(s.bytesSent())
-                .setPostcopyFaults(s.postcopyFaults());
-        if (!rounds.isEmpty()) {
-            p.setBandwidthBytesPerS(rounds.get(rounds.size() - 1).bandwidthBytesPerS());
-        }
+        TransferProgress p = MigrationControlCodec.progress(m.progress());
         out.onNext(ProgressEvent.newBuilder().setMigrationId(m.id()).setAtMs(s.totalMs()).setProgress(p).build());
     }
 }
