@@ -101,9 +101,9 @@ public final class IncomingMigration implements PageChannel {
                 return new HandshakeResponse(false, PageTransfer.PROTOCOL_VERSION,
                         "target already has an incoming migration (" + migrationId + ")", List.of());
             }
-            if (req.protocolVersion() < PageTransfer.PROTOCOL_VERSION) {
+            if (req.protocolVersion() != PageTransfer.PROTOCOL_VERSION) {
                 return new HandshakeResponse(false, PageTransfer.PROTOCOL_VERSION,
-                        "protocol version " + req.protocolVersion() + " unsupported", List.of());
+                        "protocol version " + req.protocolVersion() + " unsupported (this target speaks " + PageTransfer.PROTOCOL_VERSION + ")", List.of());
             }
             migrationId = req.migrationId();
             mode = req.mode();
