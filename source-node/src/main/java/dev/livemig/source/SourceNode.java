@@ -60,6 +60,11 @@ public final class SourceNode implements AutoCloseable {
         return server.getPort();
     }
 
+    /** The grpc.health.v1 statuses this node serves (an embedder may mark it NOT_SERVING to drain it). */
+    public HealthStatusManager health() {
+        return health;
+    }
+
     public void awaitTermination() throws InterruptedException {
         server.awaitTermination();
     }

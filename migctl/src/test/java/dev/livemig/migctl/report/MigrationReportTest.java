@@ -19,7 +19,7 @@ class MigrationReportTest {
     private static MigrationInfo info;
 
     @BeforeAll
-    static void migrate() throws InterruptedException {
+    static void migrate() throws Exception {
         info = InProcessMigration.hybrid();
     }
 

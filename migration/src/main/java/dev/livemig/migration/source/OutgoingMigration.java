@@ -429,6 +429,12 @@ public final class OutgoingMigration {
         return (System.nanoTime() - startNanos) / 1_000_000;
     }
 
+    /** livemig.v1 total_ms: "from StartMigration to COMPLETED", so it stops at the final state change. */
+    private long totalMs() {
+        StateChange last = changes.isEmpty() ? null : changes.get(changes.size() - 1);
+        return last != null && last.toState().isFinal() ? last.atMs() : elapsedMs();
+    }
+
     public MigrationState state() {
         return state;
     }
@@ -497,7 +503,7 @@ public final class OutgoingMigration {
             lat = srv.requestLatency.summary();
             faults = srv.requests.get();
         }
-        return new MigrationStats(p.mode(), elapsedMs(), setupMs, downtimeSourceMs, downtimeTargetMs, 0,
+        return new MigrationStats(p.mode(), totalMs(), setupMs, downtimeSourceMs, downtimeTargetMs, 0,
                 predictedDowntimeMs, rounds.size(), transferred, ps == null ? 0 : ps.duplicatedPages,
                 ps == null ? 0 : ps.totalZeroPages, bytes, guest.layout().sizeBytes(), faults, lat,
                 targetDirtiedPages, s.truePositivePages(), s.falsePositivePages(), s.falseNegativePages(),
