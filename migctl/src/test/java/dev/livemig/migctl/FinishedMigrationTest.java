@@ -131,6 +131,14 @@ class FinishedMigrationTest {
     }
 
     @Test
+    void aRoundOfAFinishedMigration_isRefusedWithTheCodeOnce() {
+        MigctlRunner.Result r = migctl("round", "--migration", info.getMigrationId());
+        assertEquals(Migctl.EXIT_FAILED, r.exit());
+        assertEquals("migctl: source node at " + SOURCE + " refused RunRound: FAILED_PRECONDITION: migration is "
+                + "COMPLETED" + System.lineSeparator(), r.err());
+    }
+
+    @Test
     void cancellingAFinishedMigration_reportsItsStateAndFails() {
         MigctlRunner.Result r = migctl("cancel");
         assertEquals(Migctl.EXIT_FAILED, r.exit());

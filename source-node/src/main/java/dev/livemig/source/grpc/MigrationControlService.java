@@ -363,13 +363,19 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
         if (e instanceof StatusRuntimeException) {
             return PageTransferService.toStatus(e);
         }
+        // the code moves from the message to the status; clients print both
         if (msg.startsWith("FAILED_PRECONDITION")) {
-            return Status.FAILED_PRECONDITION.withDescription(msg).asRuntimeException();
+            return Status.FAILED_PRECONDITION.withDescription(withoutCode(msg)).asRuntimeException();
         }
         if (msg.startsWith("INVALID_ARGUMENT")) {
-            return Status.INVALID_ARGUMENT.withDescription(msg).asRuntimeException();
+            return Status.INVALID_ARGUMENT.withDescription(withoutCode(msg)).asRuntimeException();
         }
         return PageTransferService.toStatus(e);
+    }
+
+    private static String withoutCode(String msg) {
+        int colon = msg.indexOf(':');
+        return colon < 0 ? msg : msg.substring(colon + 1).strip();
     }
 
     @Override
