@@ -131,11 +131,11 @@ class FinishedMigrationTest {
     }
 
     @Test
-    void aRoundOfAFinishedMigration_isRefusedWithTheCodeOnce() {
+    void aRoundOfAnAutomaticMigration_isRefusedWithTheCodeOnce() {
         MigctlRunner.Result r = migctl("round", "--migration", info.getMigrationId());
         assertEquals(Migctl.EXIT_FAILED, r.exit());
-        assertEquals("migctl: source node at " + SOURCE + " refused RunRound: FAILED_PRECONDITION: migration is "
-                + "COMPLETED" + System.lineSeparator(), r.err());
+        assertEquals("migctl: source node at " + SOURCE + " refused RunRound: FAILED_PRECONDITION: the migration "
+                + "advances on its own" + System.lineSeparator(), r.err());
     }
 
     @Test
