@@ -127,23 +127,40 @@ class ReadmeGrpcurlTest {
             case "CreateGuest" -> assertTrue(json.contains("\"guest_id\": \"guest-1\""), json);
             case "StartMigration" -> assertTrue(json.contains("\"manual_rounds\": true"), json);
             case "RunRound" -> assertTrue(json.contains("\"round\": 0") || !json.contains("\"round\""), json);
-            case "GetInfo" -> assertTrue(json.contains("MIGRATION_STATE_ACTIVE") && !json.contains("\"rounds\": ["), json);
+            case "GetInfo" -> assertTrue((json.contains("\"state\": \"MIGRATION_STATE_ACTIVE\"")
+                    || json.contains("\"state\": \"MIGRATION_STATE_COMPLETED\"")) && !json.contains("\"rounds\": ["), json);
             case "Watch" -> assertTrue(json.contains("\"to_state\": \"MIGRATION_STATE_COMPLETED\""), json);
             case "Check" -> assertEquals("{\n  \"status\": \"SERVING\"\n}", json);
             default -> throw new AssertionError("README runs an unexpected method " + verb);
         }
     }
 
-    /** What the reader does in another terminal while Watch streams: rounds until one decides SWITCHOVER. */
+    /**
+     * What the reader does in another terminal while Watch streams: rounds while the
+     * migration is ACTIVE, until one decides SWITCHOVER (the engine then completes it).
+     */
     private static void runRoundsUntilSwitchover(ReflectionClient grpcurl, String migrationId) throws Exception {
         assertFalse(migrationId == null, "StartMigration ran first");
+        String id = "{\"migration_id\": \"" + migrationId + "\"}";
+        List<String> rounds = new ArrayList<>();
         for (int i = 0; i < 60; i++) {
-            String round = grpcurl.call("livemig.v1.MigrationControl/RunRound",
-                    "{\"migration_id\": \"" + migrationId + "\"}").get(0);
+            String info = grpcurl.call("livemig.v1.MigrationControl/GetInfo", id).get(0);
+            if (!info.contains("\"state\": \"MIGRATION_STATE_ACTIVE\"")) {
+                // the README's one round may already have decided SWITCHOVER
+                assertTrue(info.contains("\"state\": \"MIGRATION_STATE_COMPLETED\""), () -> info + "\nafter " + rounds);
+                return;
+            }
+            String round;
+            try {
+                round = grpcurl.call("livemig.v1.MigrationControl/RunRound", id).get(0);
+            } catch (io.grpc.StatusRuntimeException e) {
+                throw new AssertionError("after " + info + "\nand rounds " + rounds, e);
+            }
+            rounds.add(round);
             if (round.contains("ROUND_DECISION_SWITCHOVER")) {
                 return;
             }
         }
-        throw new AssertionError("no round decided SWITCHOVER in 60 rounds");
+        throw new AssertionError("no round decided SWITCHOVER in 60 rounds: " + rounds);
     }
 }
