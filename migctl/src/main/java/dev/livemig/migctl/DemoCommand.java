@@ -1,5 +1,6 @@
 package dev.livemig.migctl;
 
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.Callable;
@@ -11,12 +12,13 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code migctl demo}: everything on one machine. Starts a target and a source node through
- * {@link DemoNodes}, then runs the same flow as {@code migctl migrate} against them and
- * writes the report.
+ * {@link DemoNodes} (two child JVMs on loopback), then runs the same flow as
+ * {@code migctl migrate} against them, writes the report and stops both nodes.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"Starts a target and a source node on loopback, creates a guest with a running workload, "
-                + "migrates it live and writes a report (JSON + HTML charts)."})
+        description = {"Starts a target and a source node on loopback (two processes, gRPC over TCP), creates a "
+                + "guest with a running workload, migrates it live, writes a report (JSON + HTML charts) and "
+                + "stops both nodes."})
 final class DemoCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -24,12 +26,13 @@ final class DemoCommand implements Callable<Integer> {
     GuestOptions guest;
     @Mixin
     ParameterOptions parameters;
-    @Option(names = "--report-dir", paramLabel = "DIR", defaultValue = "livemig-report",
-            description = "Where report.json and report.html go (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--report-dir", paramLabel = "DIR", defaultValue = "migctl-report",
+            description = "Where report.json and report.html go (default: ./${DEFAULT-VALUE}).")
     Path reportDir;
 
     @Override
     public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
         Optional<DemoNodes> nodes = DemoNodes.find();
         if (nodes.isEmpty()) {
             spec.commandLine().getErr().println("migctl demo: this build has no embedded nodes (no DemoNodes "
@@ -37,10 +40,10 @@ final class DemoCommand implements Callable<Integer> {
             return Migctl.EXIT_FAILED;
         }
         Migctl root = (Migctl) spec.root().userObject();
-        try (DemoNodes.Running running = nodes.get().start();
+        try (DemoNodes.Running running = nodes.get().start(out);
              NodeClient source = new NodeClient("source", running.source(), root.channels().open(running.source()))) {
             return MigrationRun.run(source, new MigrationRun.Plan("", guest.toSpec(), running.target(),
-                    parameters.toProto(), reportDir, false), spec.commandLine().getOut());
+                    parameters.toProto(), reportDir, false), out);
         }
     }
 }

@@ -144,9 +144,23 @@ public final class MigrationControl {
     public record StateChange(MigrationState fromState, MigrationState toState, long atMs, String reason) {
     }
 
-    /** livemig.v1.LatencySummary (from an HdrHistogram). */
-    public record LatencySummary(long count, double meanUs, double p50Us, double p99Us, double maxUs) {
+    /** livemig.v1.LatencySummary (from an HdrHistogram); {@code buckets} ascending, counts summing to count. */
+    public record LatencySummary(long count, double meanUs, double p50Us, double p99Us, double maxUs,
+                                 List<LatencyBucket> buckets) {
         public static final LatencySummary EMPTY = new LatencySummary(0, 0, 0, 0, 0);
+
+        public LatencySummary {
+            buckets = List.copyOf(buckets);
+        }
+
+        /** A summary without its distribution. */
+        public LatencySummary(long count, double meanUs, double p50Us, double p99Us, double maxUs) {
+            this(count, meanUs, p50Us, p99Us, maxUs, List.of());
+        }
+    }
+
+    /** livemig.v1.LatencyBucket: latencies from the previous bucket's upper bound up to, not including, this one's. */
+    public record LatencyBucket(long upperBoundUs, long count) {
     }
 
     /** livemig.v1.MigrationStats: per-migration totals. */

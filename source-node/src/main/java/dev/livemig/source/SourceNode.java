@@ -31,6 +31,9 @@ public final class SourceNode implements AutoCloseable {
     private final Kernel kernel;
     private final Function<String, ManagedChannel> dialer;
     private final Map<String, Guest> guests = new ConcurrentHashMap<>();
+    /** The spec each guest was created from, as the client sent it (GetGuest echoes it). */
+    private final Map<String, dev.livemig.proto.v1.GuestSpec> guestSpecs = new ConcurrentHashMap<>();
+    private final List<String> guestOrder = new ArrayList<>();
     private final Map<String, OutgoingMigration> migrations = new ConcurrentHashMap<>();
     private final List<String> migrationOrder = new ArrayList<>();
     private volatile MigrationParameters defaults = MigrationControlService.UNSET;
@@ -57,6 +60,11 @@ public final class SourceNode implements AutoCloseable {
         return server.getPort();
     }
 
+    /** The grpc.health.v1 statuses this node serves (an embedder may mark it NOT_SERVING to drain it). */
+    public HealthStatusManager health() {
+        return health;
+    }
+
     public void awaitTermination() throws InterruptedException {
         server.awaitTermination();
     }
@@ -75,8 +83,42 @@ public final class SourceNode implements AutoCloseable {
         return guests.get(id);
     }
 
-    public void addGuest(String id, Guest g) {
+    public synchronized void addGuest(String id, Guest g, dev.livemig.proto.v1.GuestSpec spec) {
         guests.put(id, g);
+        guestSpecs.put(id, spec);
+        guestOrder.add(id);
+    }
+
+    public dev.livemig.proto.v1.GuestSpec guestSpec(String id) {
+        return guestSpecs.get(id);
+    }
+
+    /** The most recently created guest still on this node, or null. */
+    public synchronized String latestGuestId() {
+        for (int i = guestOrder.size() - 1; i >= 0; i--) {
+            if (guests.containsKey(guestOrder.get(i))) {
+                return guestOrder.get(i);
+            }
+        }
+        return null;
+    }
+
+    /** Forgets a guest (StopGuest); the caller stops it and frees its memory. */
+    public synchronized Guest removeGuest(String id) {
+        guestSpecs.remove(id);
+        guestOrder.remove(id);
+        return guests.remove(id);
+    }
+
+    /** The most recently started migration of a guest, whatever its state, or null. */
+    public synchronized OutgoingMigration latestMigrationOf(String guestId) {
+        for (int i = migrationOrder.size() - 1; i >= 0; i--) {
+            OutgoingMigration m = migrations.get(migrationOrder.get(i));
+            if (m.info().guestId().equals(guestId)) {
+                return m;
+            }
+        }
+        return null;
     }
 
     public OutgoingMigration migration(String id) {

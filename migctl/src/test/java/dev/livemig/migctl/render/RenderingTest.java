@@ -23,7 +23,7 @@ class RenderingTest {
     private static MigrationInfo info;
 
     @BeforeAll
-    static void migrate() throws InterruptedException {
+    static void migrate() throws Exception {
         info = InProcessMigration.hybrid();
     }
 

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import dev.livemig.migctl.InProcessMigration;
+import dev.livemig.proto.v1.LatencyBucket;
+import dev.livemig.proto.v1.LatencySummary;
 import dev.livemig.proto.v1.MigrationInfo;
 import dev.livemig.proto.v1.MigrationStats;
 import dev.livemig.proto.v1.RoundRecord;
@@ -19,7 +21,7 @@ class MigrationReportTest {
     private static MigrationInfo info;
 
     @BeforeAll
-    static void migrate() throws InterruptedException {
+    static void migrate() throws Exception {
         info = InProcessMigration.hybrid();
     }
 
@@ -33,6 +35,18 @@ class MigrationReportTest {
             assertTrue(json.contains("\"" + f.getName() + "\""), "round field missing from the JSON: " + f.getName());
         }
         assertEquals(info, MigrationReport.parseJson(json));
+    }
+
+    @Test
+    void theNodeServesTheFaultLatencyDistribution_asLogScaleBucketsSummingToTheCount() {
+        LatencySummary l = info.getStats().getPostcopyFaultLatency();
+        assertTrue(l.getCount() > 0, "the hybrid scenario faults in post-copy");
+        assertEquals(l.getCount(), l.getBucketsList().stream().mapToLong(LatencyBucket::getCount).sum());
+        for (int i = 1; i < l.getBucketsCount(); i++) {
+            assertEquals(2 * l.getBuckets(i - 1).getUpperBoundUs(), l.getBuckets(i).getUpperBoundUs(), l::toString);
+        }
+        assertTrue(l.getBuckets(l.getBucketsCount() - 1).getUpperBoundUs() > l.getMaxUs(), l::toString);
+        assertTrue(MigrationReport.json(info).contains("\"upper_bound_us\""));
     }
 
     @Test

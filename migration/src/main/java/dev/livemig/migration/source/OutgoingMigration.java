@@ -529,6 +529,12 @@ public final class OutgoingMigration {
         return (System.nanoTime() - startNanos) / 1_000_000;
     }
 
+    /** livemig.v1 total_ms: "from StartMigration to COMPLETED", so it stops at the final state change. */
+    private long totalMs() {
+        StateChange last = changes.isEmpty() ? null : changes.get(changes.size() - 1);
+        return last != null && last.toState().isFinal() ? last.atMs() : elapsedMs();
+    }
+
     public MigrationState state() {
         return state;
     }
@@ -598,7 +604,7 @@ public final class OutgoingMigration {
             faults = srv.requests.get();
         }
         DowntimeProbe pr = probe;
-        return new MigrationStats(p.mode(), elapsedMs(), setupMs, downtimeSourceMs, downtimeTargetMs,
+        return new MigrationStats(p.mode(), totalMs(), setupMs, downtimeSourceMs, downtimeTargetMs,
                 pr == null ? 0 : pr.longestGapMs(),
                 predictedDowntimeMs, rounds.size(), transferred, ps == null ? 0 : ps.duplicatedPages,
                 ps == null ? 0 : ps.totalZeroPages, bytes, guest.layout().sizeBytes(), faults, lat,

@@ -1,7 +1,11 @@
 package dev.livemig.migration.stats;
 
+import dev.livemig.migration.MigrationControl.LatencyBucket;
 import dev.livemig.migration.MigrationControl.LatencySummary;
+import java.util.ArrayList;
+import java.util.List;
 import org.HdrHistogram.Histogram;
+import org.HdrHistogram.HistogramIterationValue;
 
 /**
  * A latency distribution in microseconds (an HdrHistogram with three significant digits
@@ -26,7 +30,25 @@ public final class LatencyRecorder {
             return LatencySummary.EMPTY;
         }
         return new LatencySummary(histogram.getTotalCount(), histogram.getMean(),
-                histogram.getValueAtPercentile(50), histogram.getValueAtPercentile(99), histogram.getMaxValue());
+                histogram.getValueAtPercentile(50), histogram.getValueAtPercentile(99), histogram.getMaxValue(),
+                buckets());
+    }
+
+    /**
+     * Log-scale buckets [2^(k-1), 2^k) us, from the first non-empty one to the last
+     * (HdrHistogram's logarithmic iteration stops after the largest recorded value). The
+     * iteration reports each bucket's highest value (2^k - 1: latencies are whole
+     * microseconds); the bucket carries the exclusive bound 2^k.
+     */
+    private List<LatencyBucket> buckets() {
+        List<LatencyBucket> out = new ArrayList<>();
+        for (HistogramIterationValue v : histogram.logarithmicBucketValues(1, 2.0)) {
+            if (out.isEmpty() && v.getCountAddedInThisIterationStep() == 0) {
+                continue;
+            }
+            out.add(new LatencyBucket(v.getValueIteratedTo() + 1, v.getCountAddedInThisIterationStep()));
+        }
+        return out;
     }
 
     /** The histogram's buckets as text (HdrHistogram's percentile distribution), for reports. */

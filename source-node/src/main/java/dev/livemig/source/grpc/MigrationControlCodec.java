@@ -12,6 +12,7 @@ import dev.livemig.migration.guest.GuestSpec.Workload;
 import dev.livemig.proto.v1.TransferProgress;
 import dev.livemig.proto.v1.DirtyRatePeriod;
 import dev.livemig.proto.v1.DirtyRateResult;
+import dev.livemig.proto.v1.LatencyBucket;
 import dev.livemig.proto.v1.LatencySummary;
 import dev.livemig.proto.v1.MigrationInfo;
 import dev.livemig.proto.v1.MigrationStats;
@@ -175,8 +176,12 @@ public final class MigrationControlCodec {
     }
 
     public static LatencySummary latency(MigrationControl.LatencySummary l) {
-        return LatencySummary.newBuilder().setCount(l.count()).setMeanUs(l.meanUs()).setP50Us(l.p50Us())
-                .setP99Us(l.p99Us()).setMaxUs(l.maxUs()).build();
+        LatencySummary.Builder b = LatencySummary.newBuilder().setCount(l.count()).setMeanUs(l.meanUs())
+                .setP50Us(l.p50Us()).setP99Us(l.p99Us()).setMaxUs(l.maxUs());
+        for (MigrationControl.LatencyBucket k : l.buckets()) {
+            b.addBuckets(LatencyBucket.newBuilder().setUpperBoundUs(k.upperBoundUs()).setCount(k.count()));
+        }
+        return b.build();
     }
 
     public static MigrationStats stats(MigrationControl.MigrationStats s) {

@@ -19,7 +19,9 @@ import dev.livemig.proto.v1.CancelResponse;
 import dev.livemig.proto.v1.CreateGuestRequest;
 import dev.livemig.proto.v1.CreateGuestResponse;
 import dev.livemig.proto.v1.DirtyRateResult;
+import dev.livemig.proto.v1.GetGuestRequest;
 import dev.livemig.proto.v1.GetInfoRequest;
+import dev.livemig.proto.v1.GuestInfo;
 import dev.livemig.proto.v1.MeasureDirtyRateRequest;
 import dev.livemig.proto.v1.MigrationControlGrpc;
 import dev.livemig.proto.v1.MigrationInfo;
@@ -30,6 +32,8 @@ import dev.livemig.proto.v1.RunRoundRequest;
 import dev.livemig.proto.v1.SetParametersRequest;
 import dev.livemig.proto.v1.StartMigrationRequest;
 import dev.livemig.proto.v1.StartMigrationResponse;
+import dev.livemig.proto.v1.StopGuestRequest;
+import dev.livemig.proto.v1.StopGuestResponse;
 import dev.livemig.proto.v1.WatchRequest;
 import dev.livemig.source.SourceNode;
 import dev.livemig.target.grpc.PageTransferCodec;
@@ -82,17 +86,22 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
             GuestSpec spec = MigrationControlCodec.guestSpec(request.getSpec());
             Guest g = Guest.create(node.kernel(), spec);
             String id = "guest-" + guestIds.incrementAndGet();
-            node.addGuest(id, g);
+            node.addGuest(id, g, request.getSpec());
             g.start();
             return describe(id, g);
         });
     }
 
     private static CreateGuestResponse describe(String id, Guest g) {
+        CreateGuestResponse.Builder b = CreateGuestResponse.newBuilder().setGuestId(id)
+                .setSizeBytes(g.layout().sizeBytes());
+        return b.setPopulatedPages(addRegions(g, b::addRegions)).build();
+    }
+
+    /** Adds one RegionInfo per region of the guest; returns the populated pages over all regions. */
+    private static long addRegions(Guest g, java.util.function.Consumer<RegionInfo> add) {
         GuestLayout layout = g.layout();
         boolean[] present = PageChecksums.presentPages(g.mm(), layout);
-        CreateGuestResponse.Builder b = CreateGuestResponse.newBuilder().setGuestId(id)
-                .setSizeBytes(layout.sizeBytes());
         long total = 0;
         for (int r = 0; r < layout.regions().size(); r++) {
             RegionLayout rl = layout.regions().get(r);
@@ -102,11 +111,50 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
                 n += present[i] ? 1 : 0;
             }
             total += n;
-            b.addRegions(RegionInfo.newBuilder().setName(rl.name()).setKind(PageTransferCodec.regionKind(rl.kind()))
+            add.accept(RegionInfo.newBuilder().setName(rl.name()).setKind(PageTransferCodec.regionKind(rl.kind()))
                     .setStartAddress(rl.startAddress()).setSizeBytes(rl.sizeBytes())
-                    .setPageSizeBytes(rl.pageSizeBytes()).setPopulatedPages(n));
+                    .setPageSizeBytes(rl.pageSizeBytes()).setPopulatedPages(n).build());
         }
-        return b.setPopulatedPages(total).build();
+        return total;
+    }
+
+    @Override
+    public void getGuest(GetGuestRequest request, StreamObserver<GuestInfo> out) {
+        unary(out, () -> {
+            String id = request.getGuestId().isEmpty() ? node.latestGuestId() : request.getGuestId();
+            if (id == null) {
+                throw Status.NOT_FOUND.withDescription("no guest yet").asRuntimeException();
+            }
+            Guest g = guest(id);
+            GuestInfo.Builder b = GuestInfo.newBuilder().setGuestId(id).setSpec(node.guestSpec(id))
+                    .setSizeBytes(g.layout().sizeBytes()).setRunning(g.isRunning()).setAccesses(g.accessesDone());
+            b.setPopulatedPages(addRegions(g, b::addRegions));
+            OutgoingMigration m = node.latestMigrationOf(id);
+            return b.setMigrationId(m == null ? "" : m.id()).build();
+        });
+    }
+
+    /**
+     * Stops the vCPUs and frees the guest's memory (exit_mmap). Refused while a migration
+     * of the guest runs: the engine still reads (pre-copy) or serves (post-copy) its pages.
+     */
+    @Override
+    public void stopGuest(StopGuestRequest request, StreamObserver<StopGuestResponse> out) {
+        unary(out, () -> {
+            Guest g;
+            synchronized (node) {
+                guest(request.getGuestId());
+                OutgoingMigration m = node.latestMigrationOf(request.getGuestId());
+                if (m != null && !m.state().isFinal()) {
+                    throw Status.FAILED_PRECONDITION.withDescription("guest " + request.getGuestId() + " is under "
+                            + m.id() + " (" + m.state() + "): cancel it first").asRuntimeException();
+                }
+                g = node.removeGuest(request.getGuestId());
+            }
+            g.close();
+            g.mm().exit();
+            return StopGuestResponse.newBuilder().setGuestId(request.getGuestId()).build();
+        });
     }
 
     private Guest guest(String id) {
@@ -315,13 +363,19 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
         if (e instanceof StatusRuntimeException) {
             return PageTransferService.toStatus(e);
         }
+        // the code moves from the message to the status; clients print both
         if (msg.startsWith("FAILED_PRECONDITION")) {
-            return Status.FAILED_PRECONDITION.withDescription(msg).asRuntimeException();
+            return Status.FAILED_PRECONDITION.withDescription(withoutCode(msg)).asRuntimeException();
         }
         if (msg.startsWith("INVALID_ARGUMENT")) {
-            return Status.INVALID_ARGUMENT.withDescription(msg).asRuntimeException();
+            return Status.INVALID_ARGUMENT.withDescription(withoutCode(msg)).asRuntimeException();
         }
         return PageTransferService.toStatus(e);
+    }
+
+    private static String withoutCode(String msg) {
+        int colon = msg.indexOf(':');
+        return colon < 0 ? msg : msg.substring(colon + 1).strip();
     }
 
     @Override

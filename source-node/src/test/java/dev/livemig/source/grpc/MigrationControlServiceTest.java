@@ -13,7 +13,9 @@ import dev.livemig.proto.v1.CreateGuestRequest;
 import dev.livemig.proto.v1.CreateGuestResponse;
 import dev.livemig.proto.v1.DirtyRateResult;
 import dev.livemig.proto.v1.DirtyTrackerKind;
+import dev.livemig.proto.v1.GetGuestRequest;
 import dev.livemig.proto.v1.GetInfoRequest;
+import dev.livemig.proto.v1.GuestInfo;
 import dev.livemig.proto.v1.GuestSpec;
 import dev.livemig.proto.v1.MeasureDirtyRateRequest;
 import dev.livemig.proto.v1.MigrationControlGrpc;
@@ -30,6 +32,7 @@ import dev.livemig.proto.v1.RunRoundRequest;
 import dev.livemig.proto.v1.SetParametersRequest;
 import dev.livemig.proto.v1.StartMigrationRequest;
 import dev.livemig.proto.v1.StartMigrationResponse;
+import dev.livemig.proto.v1.StopGuestRequest;
 import dev.livemig.proto.v1.SwitchoverPolicy;
 import dev.livemig.proto.v1.WatchRequest;
 import dev.livemig.proto.v1.Workload;
@@ -328,5 +331,55 @@ class MigrationControlServiceTest {
                         .getStatus());
         assertEquals(HealthCheckResponse.ServingStatus.SERVING,
                 health.check(HealthCheckRequest.getDefaultInstance()).getStatus());
+    }
+
+    @Test
+    void getGuest_echoesTheSpec_countsAccesses_andNamesTheLatestMigration() throws Exception {
+        assertEquals(Status.Code.NOT_FOUND, codeOf(() -> stub.getGuest(GetGuestRequest.getDefaultInstance())));
+        CreateGuestResponse created = createGuest();
+        String guest = created.getGuestId();
+        GuestInfo g = stub.getGuest(GetGuestRequest.getDefaultInstance());
+        assertEquals(guest, g.getGuestId(), "no id: the most recently created guest");
+        assertEquals(smallGuest().build(), g.getSpec());
+        assertEquals(created.getRegionsList().size(), g.getRegionsCount());
+        assertEquals(created.getSizeBytes(), g.getSizeBytes());
+        assertTrue(g.getRunning());
+        assertEquals("", g.getMigrationId());
+        long before = g.getAccesses();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (stub.getGuest(GetGuestRequest.newBuilder().setGuestId(guest).build()).getAccesses() == before) {
+            assertTrue(System.nanoTime() < deadline, "the vCPUs never accessed memory");
+            Thread.sleep(20);
+        }
+        String id = stub.startMigration(StartMigrationRequest.newBuilder().setGuestId(guest)
+                .setTargetAddress(targetName).build()).getMigrationId();
+        stub.watch(WatchRequest.newBuilder().setMigrationId(id).build()).forEachRemaining(e -> { });
+        GuestInfo after = stub.getGuest(GetGuestRequest.newBuilder().setGuestId(guest).build());
+        assertEquals(id, after.getMigrationId());
+        assertFalse(after.getRunning(), "after switchover the guest runs on the target");
+        assertEquals(Status.Code.NOT_FOUND,
+                codeOf(() -> stub.getGuest(GetGuestRequest.newBuilder().setGuestId("guest-none").build())));
+    }
+
+    @Test
+    void stopGuest_isRefusedDuringAMigration_thenFreesTheGuestsMemory() {
+        String guest = createGuest().getGuestId();
+        String id = stub.startMigration(StartMigrationRequest.newBuilder().setGuestId(guest)
+                .setTargetAddress(targetName).setParameters(MigrationParameters.newBuilder().setManualRounds(true))
+                .build()).getMigrationId();
+        StopGuestRequest stop = StopGuestRequest.newBuilder().setGuestId(guest).build();
+        assertEquals(Status.Code.FAILED_PRECONDITION, codeOf(() -> stub.stopGuest(stop)));
+        assertTrue(stub.getGuest(GetGuestRequest.newBuilder().setGuestId(guest).build()).getPopulatedPages() > 0);
+        stub.cancel(CancelRequest.newBuilder().setMigrationId(id).build());
+        long anon = stub.getGuest(GetGuestRequest.newBuilder().setGuestId(guest).build()).getRegions(0)
+                .getPopulatedPages();
+        long framesBefore = sourceKernel.physMem().allocatedPages();
+        assertEquals(guest, stub.stopGuest(stop).getGuestId());
+        assertTrue(sourceKernel.physMem().allocatedPages() <= framesBefore - anon,
+                "the anonymous region's frames are freed (shmem's page cache may stay)");
+        assertEquals(Status.Code.NOT_FOUND,
+                codeOf(() -> stub.getGuest(GetGuestRequest.newBuilder().setGuestId(guest).build())));
+        assertEquals(Status.Code.NOT_FOUND, codeOf(() -> stub.stopGuest(stop)));
+        assertEquals(Status.Code.INVALID_ARGUMENT, codeOf(() -> stub.stopGuest(StopGuestRequest.getDefaultInstance())));
     }
 }

@@ -6,27 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.livemig.migctl.render.RoundTable;
 import dev.livemig.migctl.render.Summary;
 import dev.livemig.migctl.report.MigrationReport;
-import dev.livemig.proto.v1.CancelRequest;
-import dev.livemig.proto.v1.CancelResponse;
-import dev.livemig.proto.v1.GetInfoRequest;
-import dev.livemig.proto.v1.MigrationControlGrpc;
 import dev.livemig.proto.v1.MigrationInfo;
-import dev.livemig.proto.v1.ProgressEvent;
 import dev.livemig.proto.v1.RoundRecord;
-import dev.livemig.proto.v1.StateChange;
-import dev.livemig.proto.v1.WatchRequest;
-import io.grpc.ManagedChannel;
-import io.grpc.Server;
-import io.grpc.Status;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
-import io.grpc.protobuf.services.HealthStatusManager;
-import io.grpc.stub.StreamObserver;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -34,65 +19,26 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * migctl against a gRPC server (in-process transport) that serves one finished migration:
- * the real MigrationInfo of an in-process engine run, on GetInfo and replayed on Watch. It
- * checks the plumbing from command line to stub to output; the nodes' own tests cover the
- * service.
+ * migctl against the real source node (in-process gRPC, {@link LocalNodes}) after one
+ * finished hybrid migration: the plumbing from command line to stub to output, on the
+ * node's own answers.
  */
-class RecordedNodeTest {
-    private static final HostPort SOURCE = new HostPort("recorded-source", 50051);
+class FinishedMigrationTest {
+    private static final HostPort SOURCE = new HostPort("local-source", 50051);
+    private static final HostPort TARGET = new HostPort("local-target", 50052);
+    private static LocalNodes nodes;
     private static MigrationInfo info;
-    private static Server server;
-    private static String serverName;
-    private static final HealthStatusManager HEALTH = new HealthStatusManager();
-
-    /** Serves the recorded migration; every other RPC is UNIMPLEMENTED (the generated default). */
-    private static final class Recorded extends MigrationControlGrpc.MigrationControlImplBase {
-        @Override
-        public void getInfo(GetInfoRequest req, StreamObserver<MigrationInfo> out) {
-            if (!req.getMigrationId().isEmpty() && !req.getMigrationId().equals(info.getMigrationId())) {
-                out.onError(Status.NOT_FOUND.withDescription("no migration " + req.getMigrationId()).asRuntimeException());
-                return;
-            }
-            out.onNext(req.getOmitRounds() ? info.toBuilder().clearRounds().build() : info);
-            out.onCompleted();
-        }
-
-        @Override
-        public void watch(WatchRequest req, StreamObserver<ProgressEvent> out) {
-            List<ProgressEvent> events = new ArrayList<>();
-            for (RoundRecord r : info.getRoundsList()) {
-                events.add(ProgressEvent.newBuilder().setMigrationId(info.getMigrationId())
-                        .setAtMs(r.getStartMs() + r.getDurationMs()).setRound(r).build());
-            }
-            for (StateChange c : info.getStateChangesList()) {
-                events.add(ProgressEvent.newBuilder().setMigrationId(info.getMigrationId()).setAtMs(c.getAtMs())
-                        .setStateChange(c).build());
-            }
-            events.sort(Comparator.comparingLong(ProgressEvent::getAtMs));
-            events.forEach(out::onNext);
-            out.onCompleted();
-        }
-
-        @Override
-        public void cancel(CancelRequest req, StreamObserver<CancelResponse> out) {
-            out.onNext(CancelResponse.newBuilder().setState(info.getState()).build());
-            out.onCompleted();
-        }
-    }
 
     @BeforeAll
-    static void serve() throws Exception {
-        info = InProcessMigration.hybrid();
-        serverName = InProcessServerBuilder.generateName();
-        server = InProcessServerBuilder.forName(serverName).directExecutor().addService(new Recorded())
-                .addService(HEALTH.getHealthService()).build().start();
-        HEALTH.setStatus("", ServingStatus.SERVING);
+    static void migrate() throws Exception {
+        nodes = new LocalNodes();
+        info = nodes.migrate(InProcessMigration.hybridGuest(), InProcessMigration.hybridParameters(),
+                TARGET.toString());
     }
 
     @AfterAll
     static void stop() {
-        server.shutdownNow();
+        nodes.close();
     }
 
     private static MigctlRunner.Result migctl(String... args) {
@@ -101,8 +47,7 @@ class RecordedNodeTest {
         all.add(SOURCE.toString());
         ChannelFactory inProcess = a -> {
             assertEquals(SOURCE, a, "migctl dials the --source address");
-            ManagedChannel c = InProcessChannelBuilder.forName(serverName).directExecutor().build();
-            return c;
+            return nodes.channels().open(a);
         };
         return MigctlRunner.run(inProcess, all.toArray(String[]::new));
     }
@@ -168,10 +113,29 @@ class RecordedNodeTest {
 
     @Test
     void anRpcTheNodeLacks_saysSo() {
-        MigctlRunner.Result r = migctl("guest", "info");
+        // the target node's port given as --source: it serves PageTransfer, not MigrationControl
+        MigctlRunner.Result r = MigctlRunner.run(nodes.channels(TARGET), "guest", "info", "--source", TARGET.toString());
         assertEquals(Migctl.EXIT_FAILED, r.exit());
-        assertEquals("migctl: source node at " + SOURCE + " does not implement GetGuest" + System.lineSeparator(),
+        assertEquals("migctl: source node at " + TARGET + " does not implement GetGuest" + System.lineSeparator(),
                 r.err());
+    }
+
+    @Test
+    void guestInfo_showsTheMigratedGuestStopped_withItsMigration() {
+        MigctlRunner.Result r = migctl("guest", "info");
+        assertEquals(0, r.exit(), r::toString);
+        assertTrue(r.out().startsWith("guest " + info.getGuestId() + ": 16.0 MiB, "), r.out());
+        assertTrue(r.out().contains(", stopped, "), "after switchover the vCPUs run on the target: " + r.out());
+        assertTrue(r.out().contains(", last migration " + info.getMigrationId()), r.out());
+        assertTrue(r.out().contains("workload HOTSET, 20000 pages/s, 2 vCPUs, seed 7"), r.out());
+    }
+
+    @Test
+    void aRoundOfAnAutomaticMigration_isRefusedWithTheCodeOnce() {
+        MigctlRunner.Result r = migctl("round", "--migration", info.getMigrationId());
+        assertEquals(Migctl.EXIT_FAILED, r.exit());
+        assertEquals("migctl: source node at " + SOURCE + " refused RunRound: FAILED_PRECONDITION: the migration "
+                + "advances on its own" + System.lineSeparator(), r.err());
     }
 
     @Test
@@ -184,13 +148,13 @@ class RecordedNodeTest {
     @Test
     void health_isZeroOnlyWhenServing() {
         assertEquals(0, migctl("health").exit());
-        HEALTH.setStatus("", ServingStatus.NOT_SERVING);
+        nodes.source().health().setStatus("", ServingStatus.NOT_SERVING);
         try {
             MigctlRunner.Result r = migctl("health");
             assertEquals(Migctl.EXIT_FAILED, r.exit());
             assertTrue(r.out().contains("NOT_SERVING"), r.out());
         } finally {
-            HEALTH.setStatus("", ServingStatus.SERVING);
+            nodes.source().health().setStatus("", ServingStatus.SERVING);
         }
     }
 }
