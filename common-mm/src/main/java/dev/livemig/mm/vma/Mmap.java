@@ -150,13 +150,15 @@ public final class Mmap {
         mm.kernel().pageTableLock().lock();
         try {
             List<Vma> vmas = mm.vmas().range(start, end);
-            unmapCtxs = Userfaultfd.unmapPrep(vmas);
             for (Vma v : vmas) {
                 if (v.isHugetlb() && (((start & ~PMD_MASK) != 0 && v.contains(start))
                         || ((end & ~PMD_MASK) != 0 && v.contains(end)))) {
                     throw new KernelException(Errno.EINVAL);
                 }
             }
+            // vms_gather_munmap_vmas(): the splits that can fail come before
+            // userfaultfd_unmap_prep(), so a failed munmap leaves mmap_changing alone
+            unmapCtxs = Userfaultfd.unmapPrep(vmas);
             for (Vma v : vmas) {
                 Vma piece = mm.vmas().isolate(v, Math.max(start, v.start), Math.min(end, v.end));
                 Zap.zapRange(piece, piece.start, piece.end, Zap.Details.TEARDOWN);

@@ -347,4 +347,17 @@ class InvalidArgumentsTest extends MmTestBase {
         mm.mprotect(addr, P, RW);
         assertEquals(0, mm.vmas().lookup(addr).flags & VmFlags.VM_EXEC, "mprotect clears what it is not given");
     }
+
+    // munmap() that fails on a hugetlb split used to have bumped mmap_changing for the
+    // UNMAP event it never sent, so every later fill ioctl returned EAGAIN.
+    @Test
+    void failedMunmapLeavesNoUnmapEventPending() {
+        UserfaultfdCtx u = uffd(FEATURES | UffdFeatures.EVENT_UNMAP);
+        long h = mapShared(hugetlbFile(2 * 512));
+        u.register(h, 2 * HP, REGISTER_MODE_MISSING);
+        MmSnapshot before = MmSnapshot.take(mm, u);
+        assertErrno(Errno.EINVAL, () -> mm.munmap(h + P, P));
+        assertEquals(List.of(), before.diff(MmSnapshot.take(mm, u)));
+        assertEquals(HP, u.copy(h, HP, 0, PageSource.ofValue(1)), "no event in flight, so no EAGAIN");
+    }
 }
