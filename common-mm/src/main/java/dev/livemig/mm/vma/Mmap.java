@@ -315,11 +315,16 @@ public final class Mmap {
                     case DONTNEED -> Madvise.dontneed(mm, v, s, e);
                     case REMOVE -> Madvise.remove(mm, v, s, e);
                     case HUGEPAGE, NOHUGEPAGE -> {
-                        Vma piece = mm.vmas().isolate(v, s, e);
                         long set = advice == Advice.HUGEPAGE ? VmFlags.VM_HUGEPAGE : VmFlags.VM_NOHUGEPAGE;
                         long clear = advice == Advice.HUGEPAGE ? VmFlags.VM_NOHUGEPAGE : VmFlags.VM_HUGEPAGE;
-                        piece.flags = (piece.flags & ~clear) | set;
-                        mm.vmas().mergeAround(piece);
+                        long newFlags = (v.flags & ~clear) | set;
+                        // madvise_update_vma(): an unchanged vma is left alone, including
+                        // one the previous piece was just merged into (a stale list entry)
+                        if (newFlags != v.flags) {
+                            Vma piece = mm.vmas().isolate(v, s, e);
+                            piece.flags = newFlags;
+                            mm.vmas().mergeAround(piece);
+                        }
                     }
                     case COLLAPSE -> Madvise.collapse(mm, v, s, e);
                     default -> throw new IllegalStateException();

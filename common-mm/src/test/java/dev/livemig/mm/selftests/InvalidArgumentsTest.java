@@ -360,4 +360,18 @@ class InvalidArgumentsTest extends MmTestBase {
         assertEquals(List.of(), before.diff(MmSnapshot.take(mm, u)));
         assertEquals(HP, u.copy(h, HP, 0, PageSource.ofValue(1)), "no event in flight, so no EAGAIN");
     }
+
+    // MADV_HUGEPAGE over [NOHUGEPAGE piece, part of a HUGEPAGE piece): the first piece
+    // merges into the second, which is already as asked and is left alone
+    // (madvise_update_vma), so one vma remains.
+    @Test
+    void madviseHugepageMergingIntoTheNextVmaKeepsOneVma() {
+        long a = anon(8);
+        mm.madvise(a + 4 * P, 4 * P, Mmap.Advice.HUGEPAGE);
+        assertEquals(2, mm.vmas().range(a, a + 8 * P).size());
+        mm.madvise(a, 6 * P, Mmap.Advice.HUGEPAGE);
+        List<Vma> vmas = mm.vmas().range(a, a + 8 * P);
+        assertEquals(1, vmas.size(), vmas.toString());
+        assertEquals(a + 8 * P, vmas.get(0).end);
+    }
 }
