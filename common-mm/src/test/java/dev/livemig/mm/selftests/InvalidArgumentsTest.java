@@ -374,4 +374,17 @@ class InvalidArgumentsTest extends MmTestBase {
         assertEquals(1, vmas.size(), vmas.toString());
         assertEquals(a + 8 * P, vmas.get(0).end);
     }
+
+    // A MAP_FIXED mapping just below TASK_SIZE used to push the bump allocator past the
+    // top, so every later mmap() got an address beyond TASK_SIZE.
+    @Test
+    void mmapAfterAFixedMappingAtTheTopFindsAGapBelow() {
+        long first = anon(4);
+        long top = mm.mmapFixedNoreplace(TASK_SIZE - P, P, RW, false, null, 0, 0);
+        long next = anon(4);
+        assertTrue(next + 4 * P <= top, "below the fixed mapping: " + Long.toHexString(next));
+        assertTrue(next >= first + 4 * P, "not over the first mapping");
+        mm.writeLong(next, 3);
+        assertEquals(3, mm.readLong(next));
+    }
 }
