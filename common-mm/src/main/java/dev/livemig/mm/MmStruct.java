@@ -35,7 +35,8 @@ public final class MmStruct {
     private final ReentrantReadWriteLock mmapLock = new ReentrantReadWriteLock();
     private final PhysMem pm;
     private final ReentrantLock ptl;
-    private long mmapNext = 0x10_0000_0000L;
+    private static final long MMAP_BASE = 0x10_0000_0000L;
+    private long mmapNext = MMAP_BASE;
 
     MmStruct(Kernel kernel, int pid) {
         this.kernel = kernel;
@@ -64,10 +65,38 @@ public final class MmStruct {
         return mmapLock;
     }
 
-    /** get_unmapped_area(): 2 MiB aligned, bottom-up, with a 2 MiB guard gap. */
+    /**
+     * get_unmapped_area(): 2 MiB aligned, bottom-up, with a 2 MiB guard gap. When the
+     * bump pointer has been pushed to the top (a MAP_FIXED mapping near TASK_SIZE), the
+     * lowest gap that fits is used instead, as vm_unmapped_area() would find one; ENOMEM
+     * when none does. Caller holds the mmap write lock.
+     */
     public long allocArea(long len) {
         long addr = mmapNext;
-        mmapNext = (addr + len + 2 * PMD_SIZE - 1) & ~(PMD_SIZE - 1);
+        if (addr + len + PMD_SIZE > MmConstants.TASK_SIZE || !vmas.range(addr, addr + len + PMD_SIZE).isEmpty()) {
+            addr = firstGap(len);
+        }
+        long next = (addr + len + 2 * PMD_SIZE - 1) & ~(PMD_SIZE - 1);
+        if (next > mmapNext) {
+            mmapNext = next;
+        }
+        return addr;
+    }
+
+    private long firstGap(long len) {
+        long addr = MMAP_BASE;
+        for (Vma v : vmas.all()) {
+            if (v.end <= addr) {
+                continue;
+            }
+            if (v.start >= addr + len + PMD_SIZE) {
+                return addr;
+            }
+            addr = (v.end + 2 * PMD_SIZE - 1) & ~(PMD_SIZE - 1);
+        }
+        if (addr + len + PMD_SIZE > MmConstants.TASK_SIZE) {
+            throw new KernelException(Errno.ENOMEM);
+        }
         return addr;
     }
 

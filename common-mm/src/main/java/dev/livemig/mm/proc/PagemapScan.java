@@ -45,6 +45,8 @@ public final class PagemapScan {
     public static final long PAGE_IS_GUARD = 1 << 8;
     public static final long PM_SCAN_CATEGORIES = 0x1FF;
     public static final long ARG_SIZE = 96;
+    /** sizeof(struct page_region). */
+    public static final long PAGE_REGION_SIZE = 24;
     static final int PAGEMAP_WALK_PAGES = 512;
     static final int ENOSPC = -Errno.ENOSPC.value();
     static final int ENOENT = -Errno.ENOENT.value();
@@ -134,12 +136,19 @@ public final class PagemapScan {
         if ((a.start & (PAGE_SIZE - 1)) != 0) {
             throw new KernelException(Errno.EINVAL);
         }
-        long end = (a.end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-        if (end < a.start || end > TASK_SIZE + PAGE_SIZE) {
+        // access_ok(start, end - start) on the raw __u64 end, before it is rounded up: an
+        // end below start (even within the same page) is a huge size, hence EFAULT
+        if (Long.compareUnsigned(a.end, a.start) < 0 || Long.compareUnsigned(a.end, TASK_SIZE + PAGE_SIZE) > 0) {
             throw new KernelException(Errno.EFAULT);
         }
+        long end = (a.end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
         if (a.vecNull && a.vecLen != 0) {
             throw new KernelException(Errno.EINVAL);
+        }
+        // access_ok(vec, size_mul(vec_len, sizeof(struct page_region))): no user buffer
+        // of that size fits below the top of the user address space
+        if (!a.vecNull && Long.compareUnsigned(a.vecLen, (TASK_SIZE + PAGE_SIZE) / PAGE_REGION_SIZE) > 0) {
+            throw new KernelException(Errno.EFAULT);
         }
         PagemapScan p = new PagemapScan(mm, a.vecNull ? a.withVec(true, 0, a.maxPages) : a, end);
         return p.run(a.start);

@@ -94,6 +94,24 @@ public final class UserfaultfdCtx {
         return released;
     }
 
+    /**
+     * The ctx's observable state in one line, like userfaultfd_show_fdinfo() plus the
+     * queued messages themselves: features, whether released, mmap_changing, and the
+     * pending faults, read-but-waiting faults and events in queue order.
+     */
+    public String describe() {
+        lock.lock();
+        try {
+            return "features=" + Long.toHexString(features) + " async=" + wpAsync + " unpopulated=" + wpUnpopulated
+                    + " released=" + released + " mmapChanging=" + mmapChanging
+                    + " pending=" + faultPending.stream().map(w -> w.msg).toList()
+                    + " waiting=" + faultWaiting.stream().map(w -> w.msg).toList()
+                    + " events=" + events.stream().map(w -> w.msg).toList();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** A hook run whenever a message is queued (monitors use it to wake their reader). */
     public void onMessage(Runnable r) {
         this.onMessage = r;
@@ -136,10 +154,10 @@ public final class UserfaultfdCtx {
         }
     }
 
-    /** validate_range(). */
+    /** validate_range(): start and len are __u64, so compare unsigned. */
     static void validateRange(long start, long len) {
         if ((start & (PAGE_SIZE - 1)) != 0 || (len & (PAGE_SIZE - 1)) != 0 || len == 0
-                || start >= TASK_SIZE || len > TASK_SIZE - start) {
+                || Long.compareUnsigned(start, TASK_SIZE) >= 0 || Long.compareUnsigned(len, TASK_SIZE - start) > 0) {
             throw new KernelException(Errno.EINVAL);
         }
     }
