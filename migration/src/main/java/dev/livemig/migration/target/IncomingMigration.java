@@ -136,10 +136,8 @@ public final class IncomingMigration implements PageChannel {
         return new MessageSink<>() {
             @Override
             public void onNext(PageBatch b) {
+                placer.checkBatch(b); // a malformed batch changes nothing
                 synchronized (lock) {
-                    if (b.sequence() < 0 || b.sequence() >= Integer.MAX_VALUE) {
-                        throw new IllegalArgumentException("batch sequence out of range: " + b.sequence());
-                    }
                     if (batchSequences.get((int) b.sequence())) {
                         duplicateBatches++; // delivered twice: the first copy was placed already
                         return;

@@ -147,6 +147,7 @@ public final class PageTransferService extends PageTransferGrpc.PageTransferImpl
         private final Function<IncomingMigration, MessageSink<T>> open;
         private final Function<P, T> decode;
         private MessageSink<T> engine;
+        private String boundId;
         private boolean failed;
 
         Bound(StreamObserver<?> out, String headerId, Function<P, String> idOf,
@@ -163,6 +164,7 @@ public final class PageTransferService extends PageTransferGrpc.PageTransferImpl
         private void bind(String id) {
             try {
                 engine = open.apply(find(id));
+                boundId = id;
             } catch (RuntimeException e) {
                 failed = true;
                 out.onError(toStatus(e));
@@ -180,16 +182,19 @@ public final class PageTransferService extends PageTransferGrpc.PageTransferImpl
                     return;
                 }
             }
-            T decoded;
             try {
-                decoded = decode.apply(message);
+                String id = idOf.apply(message);
+                if (!id.isEmpty() && !id.equals(boundId)) {
+                    throw new IllegalArgumentException("message for migration " + id + " on the stream of " + boundId);
+                }
+                engine.onNext(decode.apply(message));
             } catch (RuntimeException e) {
+                // a malformed message, or one the engine refused before changing anything:
+                // the stream ends, and the engine hears why (an IllegalArgumentException, not a broken connection)
                 failed = true;
                 engine.onError(e);
                 out.onError(toStatus(e));
-                return;
             }
-            engine.onNext(decoded);
         }
 
         @Override
