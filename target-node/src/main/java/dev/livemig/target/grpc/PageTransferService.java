@@ -26,6 +26,7 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.function.Function;
 
@@ -235,28 +236,41 @@ public final class PageTransferService extends PageTransferGrpc.PageTransferImpl
         return id;
     }
 
-    /** The engine's answers onto a response stream; gRPC's observers are not thread-safe. */
+    /**
+     * The engine's answers onto a response stream; gRPC's observers are not thread-safe.
+     * Once the call is cancelled (the connection broke) answers go nowhere instead of
+     * throwing into the engine's thread (grpc-java throws from onNext on a cancelled call
+     * unless a cancel handler is set): the engine hears of the break on the request side.
+     */
     private static <T, P> MessageSink<T> sink(StreamObserver<P> out, Function<T, P> encode) {
+        ServerCallStreamObserver<P> call = (ServerCallStreamObserver<P>) out;
+        call.setOnCancelHandler(() -> { });
         return new MessageSink<>() {
             @Override
             public void onNext(T message) {
                 P p = encode.apply(message);
                 synchronized (out) {
-                    out.onNext(p);
+                    if (!call.isCancelled()) {
+                        out.onNext(p);
+                    }
                 }
             }
 
             @Override
             public void onCompleted() {
                 synchronized (out) {
-                    out.onCompleted();
+                    if (!call.isCancelled()) {
+                        out.onCompleted();
+                    }
                 }
             }
 
             @Override
             public void onError(Throwable t) {
                 synchronized (out) {
-                    out.onError(toStatus(t));
+                    if (!call.isCancelled()) {
+                        out.onError(toStatus(t));
+                    }
                 }
             }
         };

@@ -20,7 +20,6 @@ import dev.livemig.migration.transport.FaultInjectingPageChannel;
 import dev.livemig.migration.transport.FaultInjectingPageChannel.Fault;
 import dev.livemig.migration.transport.FaultInjectingPageChannel.MessageType;
 import dev.livemig.migration.transport.FaultInjectingPageChannel.Rule;
-import dev.livemig.migration.transport.InMemoryPageChannel;
 import dev.livemig.migration.transport.PageChannel;
 import dev.livemig.migration.transport.PageTransfer.RegionChecksums;
 import dev.livemig.mm.Kernel;
@@ -33,13 +32,14 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Issue 5's faults, injected into the page channel in one JVM: a target that dies or a
+ * Issue 5's faults, injected into the page channel over any transport (a subclass says
+ * how a source reaches an {@link IncomingMigration}, as in {@link AbstractMigrationE2ETest}): a target that dies or a
  * connection that breaks during pre-copy fails the migration and leaves the source guest
  * running with its memory as it was; a connection lost during post-copy pauses both sides
  * until the source reconnects; a damaged page is caught by its checksum and sent again;
  * duplicated and reordered batches leave the result intact.
  */
-class MigrationFaultsTest {
+public abstract class AbstractMigrationFaultsTest {
     private static final long MIB = 1 << 20;
     private static final long TIMEOUT_MS = 60_000;
     private static final AtomicInteger IDS = new AtomicInteger();
@@ -48,8 +48,14 @@ class MigrationFaultsTest {
     private final List<AutoCloseable> closeLater = new ArrayList<>();
     private Guest source;
 
+    /**
+     * A channel from the source to {@code target} over the transport under test; a second
+     * call for the same target is a new connection to the same node (post-copy recovery).
+     */
+    protected abstract PageChannel connect(IncomingMigration target);
+
     @AfterEach
-    void tearDown() throws Exception {
+    protected void tearDown() throws Exception {
         for (int i = closeLater.size() - 1; i >= 0; i--) {
             closeLater.get(i).close();
         }
@@ -88,7 +94,7 @@ class MigrationFaultsTest {
     }
 
     private FaultInjectingPageChannel faulty(IncomingMigration target) {
-        FaultInjectingPageChannel ch = new FaultInjectingPageChannel(new InMemoryPageChannel(target));
+        FaultInjectingPageChannel ch = new FaultInjectingPageChannel(connect(target));
         closeLater.add(ch);
         return ch;
     }
@@ -128,6 +134,15 @@ class MigrationFaultsTest {
 
     private void assertVerified(OutgoingMigration m, IncomingMigration target) {
         MigrationStats st = m.stats();
+        if (st.verifyMismatchPages() != 0) { // DEBUG
+            var v = target.verify(new dev.livemig.migration.transport.PageTransfer.VerifyRequest(m.id(), PageChecksums.of(source.mm(), source.layout())));
+            for (long a : v.mismatchAddresses()) {
+                int idx = target.guest().layout().pageIndex(a);
+                System.err.println("DEBUG mismatch 0x" + Long.toHexString(a) + " page " + idx + " region " + target.guest().layout().regionOfPage(idx)
+                    + " received " + target.receivedPages().get(idx) + " present-src " + PageChecksums.present(source.mm(), a)
+                    + " srcword " + Long.toHexString(source.mm().readLong(a)) + " tgtword " + Long.toHexString(target.guest().mm().readLong(a)));
+            }
+        }
         assertEquals(0, st.verifyMismatchPages(), () -> "pages differ: " + st);
         assertEquals(source.layout().pages(), st.verifiedPages(), "every page verified");
         assertEquals(0, st.trackerFalseNegativePages());
@@ -139,6 +154,12 @@ class MigrationFaultsTest {
         long deadline = System.currentTimeMillis() + 10_000;
         while (!cond.getAsBoolean()) {
             if (System.currentTimeMillis() > deadline) {
+                for (var e : Thread.getAllStackTraces().entrySet()) { // DEBUG
+                    if (e.getKey().getName().contains("vcpu") || e.getKey().getName().contains("postcopy")) {
+                        System.err.println("DEBUG thread " + e.getKey().getName() + " " + e.getKey().getState());
+                        for (var f : e.getValue()) System.err.println("DEBUG    " + f);
+                    }
+                }
                 throw new AssertionError("timed out: " + what);
             }
             Thread.sleep(5);
@@ -148,7 +169,7 @@ class MigrationFaultsTest {
     /** After a failed migration the same source guest goes to a fresh target, and it verifies. */
     private void migrateToAFreshTarget() throws InterruptedException {
         IncomingMigration fresh = newTarget();
-        InMemoryPageChannel ch = new InMemoryPageChannel(fresh);
+        PageChannel ch = connect(fresh);
         closeLater.add(ch);
         OutgoingMigration m = migration(ch, precopy());
         m.start();
@@ -225,12 +246,13 @@ class MigrationFaultsTest {
         assertTrue(Long.parseLong(said.group(1)) > 0, "the target says which pages it still lacks");
         long accesses = target.guest().accessesDone();
         Thread.sleep(50); // the guest runs into missing pages meanwhile; those vCPUs wait
-        InMemoryPageChannel fresh = new InMemoryPageChannel(target);
+        PageChannel fresh = connect(target);
         closeLater.add(fresh);
         m.recoverPostcopy(fresh);
         assertEquals(MigrationState.COMPLETED, m.awaitFinal(TIMEOUT_MS), m::error);
         assertVerified(m, target);
-        assertTrue(target.guest().accessesDone() > accesses, "the target guest made progress");
+        // its vCPUs that waited on missing pages were woken: the guest goes on
+        waitUntil(() -> target.guest().accessesDone() > accesses, "the target guest makes progress");
         assertTrue(m.info().stateChanges().stream().anyMatch(c -> c.reason().startsWith("paused:")));
         assertTrue(m.info().stateChanges().stream().anyMatch(c -> c.reason().startsWith("recovered")));
     }
