@@ -83,7 +83,9 @@ public final class OutgoingMigration {
     private PrecopyEngine precopy;
     private PostcopyPageServer pageServer;
     private MessageSink<PageBatch> pushStream;
-    private final AckWaiter ack = new AckWaiter();
+    private volatile AckWaiter ack = new AckWaiter();
+    /** Where a broken pre-copy page stream reconnects; by default the same channel (gRPC re-dials by itself). */
+    private volatile java.util.function.Supplier<PageChannel> redial;
     private boolean paused;
     private boolean pointOfNoReturn;
     private long setupMs;
@@ -231,7 +233,7 @@ public final class OutgoingMigration {
     private void setup() {
         HandshakeResponse hs = channel.handshake(new HandshakeRequest(PageTransfer.PROTOCOL_VERSION, id, p.mode(),
                 guest.layout(), List.of(PageTransfer.FEATURE_ZERO_PAGE_FLAG, PageTransfer.FEATURE_CRC32C,
-                PageTransfer.FEATURE_DISCARD)));
+                PageTransfer.FEATURE_DISCARD), p.precopyRetries() > 0 ? p.reconnectTimeoutMs() : 0));
         if (!hs.accepted()) {
             fail("handshake refused: " + hs.reason());
             return;
@@ -254,7 +256,15 @@ public final class OutgoingMigration {
             startPostcopy("mode POSTCOPY: switch over right after setup");
             return;
         }
-        RoundRecord r = precopy.round();
+        RoundRecord r;
+        try {
+            r = precopy.round();
+        } catch (PageSender.StreamBroken e) {
+            if (!PrecopyReconnect.reconnect(this, e)) {
+                throw e;
+            }
+            return; // the next round sends what was lost with the rest of the dirty set
+        }
         publish(r);
         switch (r.decision()) {
             case SWITCHOVER -> {
@@ -387,6 +397,42 @@ public final class OutgoingMigration {
         Thread bg = new Thread(postcopy, "postcopy-push-" + id);
         bg.setDaemon(true);
         bg.start();
+    }
+
+    /**
+     * Where a pre-copy page stream reconnects after it broke (precopy_retries): each
+     * attempt takes a channel from {@code r}. Without it the migration's own channel is
+     * used again, which for gRPC dials the target anew.
+     */
+    public void setRedial(java.util.function.Supplier<PageChannel> r) {
+        redial = r;
+    }
+
+    PageChannel redialChannel() {
+        java.util.function.Supplier<PageChannel> r = redial;
+        return r == null ? channel : r.get();
+    }
+
+    /** A reconnect succeeded on {@code ch}: later rounds, the switchover and verification use it. Caller holds the step lock. */
+    void reattachPrecopy(PageChannel ch, AckWaiter newAck, MessageSink<PageBatch> stream, PageBitmap lost) {
+        channel = ch;
+        ack = newAck;
+        pushStream = stream;
+        sender.reattach(stream, newAck::error);
+        precopy.dirty.or(lost);
+    }
+
+    boolean cancelRequested() {
+        return cancelRequested;
+    }
+
+    PageSender sender() {
+        return sender;
+    }
+
+    /** A change within the current state told to watchers (a reconnect). */
+    void noteChange(String reason) {
+        note(reason);
     }
 
     /** Post-copy lost its connection and waits for {@link #recoverPostcopy}. */

@@ -84,6 +84,10 @@ public final class IncomingMigration implements PageChannel {
     private final AtomicLong requestsSent = new AtomicLong();
     /** Post-copy lost its connection: the guest runs, faulting vCPUs wait for a recovery. */
     private boolean postcopyPaused;
+    /** The guest was stopped and its memory released (a failed pre-copy, or close). */
+    private boolean tornDown;
+    /** From the handshake: how long a broken pre-copy page stream waits for the source to reconnect. */
+    private long reconnectTimeoutMs;
     // the newest stream of each kind: an error from an older one (before a recovery) is stale
     private int pushGeneration;
     private int postcopyGeneration;
@@ -107,6 +111,7 @@ public final class IncomingMigration implements PageChannel {
             }
             migrationId = req.migrationId();
             mode = req.mode();
+            reconnectTimeoutMs = req.reconnectTimeoutMs();
             guest = Guest.incoming(kernel, req.layout());
             ctx = guest.mm().userfaultfd();
             ctx.api(UffdFeatures.MISSING_SHMEM | UffdFeatures.MISSING_HUGETLBFS | UffdFeatures.WP_HUGETLBFS_SHMEM);
@@ -132,12 +137,19 @@ public final class IncomingMigration implements PageChannel {
         synchronized (lock) {
             generation = ++pushGeneration;
             pushCompleted = false;
+            lock.notifyAll(); // a broken pre-copy stream's wait ends
         }
         return new MessageSink<>() {
+            private boolean first = true;
+
             @Override
             public void onNext(PageBatch b) {
                 placer.checkBatch(b); // a malformed batch changes nothing
                 synchronized (lock) {
+                    if (first && generation > 1) {
+                        abandonBefore(b.sequence());
+                    }
+                    first = false;
                     if (batchSequences.get((int) b.sequence())) {
                         duplicateBatches++; // delivered twice: the first copy was placed already
                         return;
@@ -191,10 +203,60 @@ public final class IncomingMigration implements PageChannel {
                         pausePostcopy("page stream broke: " + t);
                         return;
                     }
+                    if (state == State.RECEIVING && reconnectTimeoutMs > 0 && !(t instanceof IllegalArgumentException)) {
+                        awaitReconnect(generation, "page stream broke: " + t);
+                        return;
+                    }
                 }
-                abort("page stream broke: " + t);
+                abort((t instanceof IllegalArgumentException ? "page batch refused: " : "page stream broke: ") + t);
             }
         };
+    }
+
+    /**
+     * A pre-copy page stream broke and the source said it would reconnect: the half-received
+     * guest is kept for {@code reconnectTimeoutMs}, and dropped if no new stream came by
+     * then. Caller holds the lock.
+     */
+    private void awaitReconnect(int brokenGeneration, String why) {
+        error = why + "; waiting " + reconnectTimeoutMs + " ms for the source to reconnect";
+        Thread t = new Thread(() -> {
+            long deadline = System.currentTimeMillis() + reconnectTimeoutMs;
+            synchronized (lock) {
+                long left;
+                while (pushGeneration == brokenGeneration && state == State.RECEIVING
+                        && (left = deadline - System.currentTimeMillis()) > 0) {
+                    try {
+                        lock.wait(left);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        break;
+                    }
+                }
+                if (pushGeneration != brokenGeneration || state != State.RECEIVING) {
+                    return;
+                }
+            }
+            abort(why + "; the source did not reconnect within " + reconnectTimeoutMs + " ms");
+        }, "reconnect-wait-" + migrationId);
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /**
+     * The first batch of a new page stream after a broken one: the batches before it that
+     * never arrived were lost with the old connection and will not come (the source resends
+     * their pages in new batches), so the switchover must not wait for them and a late copy
+     * must not be placed. Caller holds the lock.
+     */
+    private void abandonBefore(long sequence) {
+        for (int s = batchSequences.nextClearBit(0); s < sequence; s = batchSequences.nextClearBit(s + 1)) {
+            batchSequences.set(s);
+            placedSequences.set(s);
+        }
+        if (error != null && state == State.RECEIVING) {
+            error = null; // reconnected
+        }
     }
 
     // ---- switchover --------------------------------------------------------------------
@@ -230,6 +292,11 @@ public final class IncomingMigration implements PageChannel {
             }
             if (req.postcopy()) {
                 placer.enterPostcopy();
+                if (toSource == null) {
+                    // the PostcopyStart is still on its way on the other stream: a fault until
+                    // then is a request kept open (sent when it comes), not a page taken for zeros
+                    faults.setRequester(r -> { });
+                }
             } else {
                 faults.sourceHasSentAll();
             }
@@ -268,25 +335,22 @@ public final class IncomingMigration implements PageChannel {
             @Override
             public void onNext(PostcopySourceMessage m) {
                 if (m instanceof PostcopyStart) {
-                    boolean recovering;
                     synchronized (lock) {
                         toSource = fromTarget;
                         sourceDone = false;
-                        recovering = postcopyPaused;
-                        postcopyPaused = false;
-                        if (recovering) {
+                        if (postcopyPaused) {
                             error = null;
                         }
+                        postcopyPaused = false;
+                        faults.setRequester(r -> {
+                            requestsSent.incrementAndGet();
+                            synchronized (fromTarget) {
+                                fromTarget.onNext(r);
+                            }
+                        });
                     }
-                    faults.setRequester(r -> {
-                        requestsSent.incrementAndGet();
-                        synchronized (fromTarget) {
-                            fromTarget.onNext(r);
-                        }
-                    });
-                    if (recovering) {
-                        faults.requestOpenAgain(); // the requests the broken connection swallowed
-                    }
+                    // the requests a broken connection swallowed, or made before this start arrived
+                    faults.requestOpenAgain();
                 } else if (m instanceof PageData d) {
                     placer.place(d.address(), d.pageSizeBytes(), d.flags(), d.crc32c(), d.data(), 0);
                     arrivedAfterSwitchover(guest.layout().pageIndex(d.address()));
@@ -351,6 +415,14 @@ public final class IncomingMigration implements PageChannel {
 
     @Override
     public ReceivedBitmapResponse receivedBitmap(ReceivedBitmapRequest req) {
+        byte[] placed;
+        synchronized (lock) {
+            if (guest == null || tornDown) {
+                throw new IllegalStateException("migration " + migrationId + " is " + state
+                        + (error == null ? "" : ": " + error));
+            }
+            placed = placedSequences.toByteArray();
+        }
         GuestLayout layout = guest.layout();
         List<RegionBitmap> out = new ArrayList<>();
         long received = 0;
@@ -369,7 +441,7 @@ public final class IncomingMigration implements PageChannel {
             received += n;
             total += rl.pages();
         }
-        return new ReceivedBitmapResponse(migrationId, out, received, total - received);
+        return new ReceivedBitmapResponse(migrationId, out, received, total - received, placed);
     }
 
     /**
@@ -469,6 +541,9 @@ public final class IncomingMigration implements PageChannel {
 
     /** Stops the guest: vCPUs first, then the uffd (which wakes any asleep in a fault), then the monitor. */
     private void teardown() {
+        synchronized (lock) {
+            tornDown = true;
+        }
         if (guest != null) {
             guest.stop();
         }

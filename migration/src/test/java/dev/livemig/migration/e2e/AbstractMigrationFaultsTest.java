@@ -134,15 +134,6 @@ public abstract class AbstractMigrationFaultsTest {
 
     private void assertVerified(OutgoingMigration m, IncomingMigration target) {
         MigrationStats st = m.stats();
-        if (st.verifyMismatchPages() != 0) { // DEBUG
-            var v = target.verify(new dev.livemig.migration.transport.PageTransfer.VerifyRequest(m.id(), PageChecksums.of(source.mm(), source.layout())));
-            for (long a : v.mismatchAddresses()) {
-                int idx = target.guest().layout().pageIndex(a);
-                System.err.println("DEBUG mismatch 0x" + Long.toHexString(a) + " page " + idx + " region " + target.guest().layout().regionOfPage(idx)
-                    + " received " + target.receivedPages().get(idx) + " present-src " + PageChecksums.present(source.mm(), a)
-                    + " srcword " + Long.toHexString(source.mm().readLong(a)) + " tgtword " + Long.toHexString(target.guest().mm().readLong(a)));
-            }
-        }
         assertEquals(0, st.verifyMismatchPages(), () -> "pages differ: " + st);
         assertEquals(source.layout().pages(), st.verifiedPages(), "every page verified");
         assertEquals(0, st.trackerFalseNegativePages());
@@ -154,12 +145,6 @@ public abstract class AbstractMigrationFaultsTest {
         long deadline = System.currentTimeMillis() + 10_000;
         while (!cond.getAsBoolean()) {
             if (System.currentTimeMillis() > deadline) {
-                for (var e : Thread.getAllStackTraces().entrySet()) { // DEBUG
-                    if (e.getKey().getName().contains("vcpu") || e.getKey().getName().contains("postcopy")) {
-                        System.err.println("DEBUG thread " + e.getKey().getName() + " " + e.getKey().getState());
-                        for (var f : e.getValue()) System.err.println("DEBUG    " + f);
-                    }
-                }
                 throw new AssertionError("timed out: " + what);
             }
             Thread.sleep(5);
@@ -210,6 +195,58 @@ public abstract class AbstractMigrationFaultsTest {
         assertEquals(IncomingMigration.State.FAILED, target.awaitFinal(10_000), "the target dropped its copy");
         assertTrue(target.error().contains("page stream broke"), target.error());
         assertSourceRunsIntact(before);
+        migrateToAFreshTarget();
+    }
+
+    @Test
+    void connectionLostTwiceDuringPrecopy_withRetries_reconnectsAndVerifies() throws Exception {
+        startSource(guest().workload(Workload.HOTSET).hotSet(0.1, 0.9).writeRatePagesPerS(8000).build());
+        IncomingMigration target = newTarget();
+        FaultInjectingPageChannel first = faulty(target).inject(Rule.at(MessageType.PAGE_BATCH, 6, Fault.DISCONNECT));
+        // the first reconnect breaks again after 5 batches, the second one holds
+        List<PageChannel> redials = new ArrayList<>();
+        OutgoingMigration m = migration(first, precopy().withBandwidthLimitBytesPerS(32 * MIB).withPrecopyRetries(3));
+        m.setRedial(() -> {
+            PageChannel ch = redials.isEmpty()
+                    ? faulty(target).inject(Rule.at(MessageType.PAGE_BATCH, 5, Fault.DISCONNECT))
+                    : connect(target);
+            closeLater.add(ch);
+            redials.add(ch);
+            return ch;
+        });
+        m.start();
+        assertEquals(MigrationState.COMPLETED, m.awaitFinal(TIMEOUT_MS), m::error);
+        assertVerified(m, target);
+        assertEquals(1, first.injected(Fault.DISCONNECT));
+        assertEquals(1, ((FaultInjectingPageChannel) redials.get(0)).injected(Fault.DISCONNECT));
+        assertEquals(2, redials.size(), "one new connection per break");
+        List<String> reconnects = m.info().stateChanges().stream().map(c -> c.reason())
+                .filter(r -> r.startsWith("page stream reconnected")).toList();
+        assertEquals(2, reconnects.size(), reconnects::toString);
+        assertTrue(reconnects.get(0).contains("attempt 1 of 3"), reconnects.get(0));
+        assertEquals(IncomingMigration.State.COMPLETED, target.state());
+    }
+
+    @Test
+    void connectionLostDuringPrecopy_retriesExhausted_bothSidesFailCleanly() throws Exception {
+        startSource(readOnlyGuest());
+        long[] before = flatten(PageChecksums.of(source.mm(), source.layout()));
+        IncomingMigration target = newTarget();
+        FaultInjectingPageChannel ch = faulty(target).inject(Rule.at(MessageType.PAGE_BATCH, 6, Fault.DISCONNECT));
+        OutgoingMigration m = migration(ch, precopy().withPrecopyRetries(2).withReconnectTimeoutMs(500));
+        AtomicInteger dials = new AtomicInteger();
+        m.setRedial(() -> {
+            dials.incrementAndGet();
+            return ch; // the connection stays down: every call on it fails
+        });
+        m.start();
+        assertEquals(MigrationState.FAILED, m.awaitFinal(TIMEOUT_MS));
+        assertTrue(m.error().contains("2 reconnect attempts failed"), m.error());
+        assertEquals(2, dials.get());
+        assertSourceRunsIntact(before);
+        // the target kept the half-received guest for the reconnect timeout, then dropped it
+        assertEquals(IncomingMigration.State.FAILED, target.awaitFinal(10_000));
+        assertTrue(target.error().contains("did not reconnect within 500 ms"), target.error());
         migrateToAFreshTarget();
     }
 
