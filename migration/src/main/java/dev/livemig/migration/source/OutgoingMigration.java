@@ -327,17 +327,8 @@ public final class OutgoingMigration {
      * contents). Returns how many.
      */
     private long resendMissing(int round) {
-        PageBitmap missing = new PageBitmap(guest.layout().pages());
-        for (var rb : channel.receivedBitmap(new ReceivedBitmapRequest(id, List.of())).regions()) {
-            int base = guest.layout().firstPage(guest.layout().regions().indexOf(guest.layout().region(rb.regionName())));
-            byte[] got = rb.received();
-            for (int i = 0; i < rb.pageCount(); i++) {
-                if ((got[i >>> 3] & (1 << (i & 7))) == 0 && sender.sentOnce.get(base + i)) {
-                    missing.set(base + i);
-                }
-            }
-        }
-        return sender.sendPages(missing, round, 0, true).pages();
+        return sender.sendPages(sender.lostOn(channel.receivedBitmap(new ReceivedBitmapRequest(id, List.of()))),
+                round, 0, true).pages();
     }
 
     private void startPostcopy(String reason) {
@@ -400,9 +391,8 @@ public final class OutgoingMigration {
     }
 
     /**
-     * Where a pre-copy page stream reconnects after it broke (precopy_retries): each
-     * attempt takes a channel from {@code r}. Without it the migration's own channel is
-     * used again, which for gRPC dials the target anew.
+     * Where a broken pre-copy page stream reconnects (precopy_retries): each attempt takes
+     * a channel from {@code r}; without it the same channel is used again (gRPC re-dials).
      */
     public void setRedial(java.util.function.Supplier<PageChannel> r) {
         redial = r;
@@ -413,13 +403,15 @@ public final class OutgoingMigration {
         return r == null ? channel : r.get();
     }
 
-    /** A reconnect succeeded on {@code ch}: later rounds, the switchover and verification use it. Caller holds the step lock. */
-    void reattachPrecopy(PageChannel ch, AckWaiter newAck, MessageSink<PageBatch> stream, PageBitmap lost) {
+    /** Reconnected on {@code ch}: the rest of the migration uses it. Caller holds the step lock. */
+    void reattachPrecopy(PageChannel ch, AckWaiter newAck, MessageSink<PageBatch> stream, PageBitmap lost,
+                         String how) {
         channel = ch;
         ack = newAck;
         pushStream = stream;
         sender.reattach(stream, newAck::error);
         precopy.dirty.or(lost);
+        note("page stream reconnected (" + how + "): " + lost.cardinality() + " pages lost on the way go again");
     }
 
     boolean cancelRequested() {
@@ -428,11 +420,6 @@ public final class OutgoingMigration {
 
     PageSender sender() {
         return sender;
-    }
-
-    /** A change within the current state told to watchers (a reconnect). */
-    void noteChange(String reason) {
-        note(reason);
     }
 
     /** Post-copy lost its connection and waits for {@link #recoverPostcopy}. */

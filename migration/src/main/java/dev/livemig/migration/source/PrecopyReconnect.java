@@ -52,9 +52,8 @@ final class PrecopyReconnect {
                 PageBitmap lost = m.sender().lostOn(rb);
                 AckWaiter ack = new AckWaiter();
                 MessageSink<PageBatch> stream = ch.pushPages(ack);
-                m.reattachPrecopy(ch, ack, stream, lost);
-                m.noteChange("page stream reconnected (attempt " + attempt + " of " + retries + "), "
-                        + lost.cardinality() + " pages lost on the way go again; " + broken.getMessage());
+                m.reattachPrecopy(ch, ack, stream, lost, "attempt " + attempt + " of " + retries + ", after "
+                        + broken.getMessage());
                 return true;
             } catch (PageSender.Cancelled e) {
                 throw e;

@@ -4,10 +4,8 @@ import dev.livemig.migration.EpochClock;
 import dev.livemig.migration.MigrationControl.LatencySummary;
 import dev.livemig.migration.MigrationControl.MigrationMode;
 import dev.livemig.migration.guest.Guest;
-import dev.livemig.migration.guest.GuestLayout;
 import dev.livemig.migration.guest.GuestLayout.RegionLayout;
 import dev.livemig.migration.guest.PageBitmap;
-import dev.livemig.migration.stats.PageChecksums;
 import dev.livemig.migration.transport.MessageSink;
 import dev.livemig.migration.transport.PageChannel;
 import dev.livemig.migration.transport.PageTransfer;
@@ -23,8 +21,6 @@ import dev.livemig.migration.transport.PageTransfer.PostcopyTargetMessage;
 import dev.livemig.migration.transport.PageTransfer.PushPagesAck;
 import dev.livemig.migration.transport.PageTransfer.ReceivedBitmapRequest;
 import dev.livemig.migration.transport.PageTransfer.ReceivedBitmapResponse;
-import dev.livemig.migration.transport.PageTransfer.RegionBitmap;
-import dev.livemig.migration.transport.PageTransfer.RegionChecksums;
 import dev.livemig.migration.transport.PageTransfer.SwitchoverRequest;
 import dev.livemig.migration.transport.PageTransfer.SwitchoverResponse;
 import dev.livemig.migration.transport.PageTransfer.VerifyRequest;
@@ -65,12 +61,7 @@ public final class IncomingMigration implements PageChannel {
     private UserfaultfdCtx ctx;
     private PagePlacer placer;
     private PostcopyFaultHandler faults;
-    private long batchesReceived;
-    private long duplicateBatches;
-    /** Sequences of the batches that arrived: a second copy is dropped. */
-    private final java.util.BitSet batchSequences = new java.util.BitSet();
-    /** Sequences of the batches placed: the switchover waits until there is no gap below batches_sent. */
-    private final java.util.BitSet placedSequences = new java.util.BitSet();
+    private final BatchLedger batches = new BatchLedger();
     private long pagesReceived;
     private long zeroPagesReceived;
     private long bytesReceived;
@@ -147,14 +138,15 @@ public final class IncomingMigration implements PageChannel {
                 placer.checkBatch(b); // a malformed batch changes nothing
                 synchronized (lock) {
                     if (first && generation > 1) {
-                        abandonBefore(b.sequence());
+                        batches.abandonBefore(b.sequence());
+                        if (error != null) {
+                            error = null; // reconnected
+                        }
                     }
                     first = false;
-                    if (batchSequences.get((int) b.sequence())) {
-                        duplicateBatches++; // delivered twice: the first copy was placed already
-                        return;
+                    if (!batches.arrive(b.sequence())) {
+                        return; // delivered twice: the first copy was placed already
                     }
-                    batchSequences.set((int) b.sequence());
                 }
                 placer.placeBatch(b);
                 if (placer.inPostcopy()) {
@@ -163,8 +155,7 @@ public final class IncomingMigration implements PageChannel {
                     }
                 }
                 synchronized (lock) {
-                    placedSequences.set((int) b.sequence());
-                    batchesReceived++;
+                    batches.placed(b.sequence());
                     pagesReceived += b.pages();
                     for (int f : b.flags()) {
                         if (PageTransfer.isZero(f)) {
@@ -184,7 +175,7 @@ public final class IncomingMigration implements PageChannel {
                 PushPagesAck a;
                 synchronized (lock) {
                     pushCompleted = true;
-                    a = new PushPagesAck(migrationId, batchesReceived, pagesReceived, zeroPagesReceived,
+                    a = new PushPagesAck(migrationId, batches.placedCount(), pagesReceived, zeroPagesReceived,
                             bytesReceived, placer.checksumMismatchPages.get(), lastCompleteRound);
                     lock.notifyAll();
                 }
@@ -243,33 +234,17 @@ public final class IncomingMigration implements PageChannel {
         t.start();
     }
 
-    /**
-     * The first batch of a new page stream after a broken one: the batches before it that
-     * never arrived were lost with the old connection and will not come (the source resends
-     * their pages in new batches), so the switchover must not wait for them and a late copy
-     * must not be placed. Caller holds the lock.
-     */
-    private void abandonBefore(long sequence) {
-        for (int s = batchSequences.nextClearBit(0); s < sequence; s = batchSequences.nextClearBit(s + 1)) {
-            batchSequences.set(s);
-            placedSequences.set(s);
-        }
-        if (error != null && state == State.RECEIVING) {
-            error = null; // reconnected
-        }
-    }
-
     // ---- switchover --------------------------------------------------------------------
 
     @Override
     public SwitchoverResponse switchover(SwitchoverRequest req) {
         synchronized (lock) {
             long deadline = System.currentTimeMillis() + switchoverWaitMs;
-            while (placedSequences.nextClearBit(0) < req.batchesSent() && state == State.RECEIVING) {
+            while (batches.firstMissing() < req.batchesSent() && state == State.RECEIVING) {
                 long left = deadline - System.currentTimeMillis();
                 if (left <= 0) {
-                    return fail("timed out waiting for " + req.batchesSent() + " batches, have " + batchesReceived
-                            + ", first missing " + placedSequences.nextClearBit(0));
+                    return fail("timed out waiting for " + req.batchesSent() + " batches, have " + batches.placedCount()
+                            + ", first missing " + batches.firstMissing());
                 }
                 try {
                     lock.wait(left);
@@ -421,27 +396,9 @@ public final class IncomingMigration implements PageChannel {
                 throw new IllegalStateException("migration " + migrationId + " is " + state
                         + (error == null ? "" : ": " + error));
             }
-            placed = placedSequences.toByteArray();
+            placed = batches.placedBitmap();
         }
-        GuestLayout layout = guest.layout();
-        List<RegionBitmap> out = new ArrayList<>();
-        long received = 0;
-        long total = 0;
-        for (int r = 0; r < layout.regions().size(); r++) {
-            RegionLayout rl = layout.regions().get(r);
-            if (!req.regionNames().isEmpty() && !req.regionNames().contains(rl.name())) {
-                continue;
-            }
-            int from = layout.firstPage(r);
-            int to = from + rl.pages();
-            long n = placer.received.cardinality(from, to);
-            out.add(new RegionBitmap(rl.name(), rl.startAddress(), rl.pageSizeBytes(), rl.pages(),
-                    placer.received.toBytes(from, to), faults.requested.toBytes(from, to),
-                    faults.dirtied.toBytes(from, to), n));
-            received += n;
-            total += rl.pages();
-        }
-        return new ReceivedBitmapResponse(migrationId, out, received, total - received, placed);
+        return PageAccounting.receivedBitmap(migrationId, guest.layout(), placer.received, faults, req, placed);
     }
 
     /**
@@ -450,30 +407,7 @@ public final class IncomingMigration implements PageChannel {
      */
     @Override
     public VerifyResponse verify(VerifyRequest req) {
-        GuestLayout layout = guest.layout();
-        long verified = 0;
-        long mismatch = 0;
-        List<Long> bad = new ArrayList<>();
-        for (RegionChecksums rc : req.regions()) {
-            RegionLayout r = layout.region(rc.regionName());
-            int base = layout.firstPage(layout.regions().indexOf(r));
-            int size = (int) r.pageSizeBytes();
-            byte[] buf = new byte[size];
-            for (int i = 0; i < rc.crc32c().length; i++) {
-                long addr = r.startAddress() + (long) i * size;
-                int now = PageChecksums.crc(guest.mm(), addr, size, buf);
-                int atResume = faults.dirtied.get(base + i) ? faults.crcAtFirstWrite[base + i] : now;
-                if (atResume == rc.crc32c()[i]) {
-                    verified++;
-                } else {
-                    mismatch++;
-                    if (bad.size() < 16) {
-                        bad.add(addr);
-                    }
-                }
-            }
-        }
-        return new VerifyResponse(verified, mismatch, bad.stream().mapToLong(Long::longValue).toArray());
+        return PageAccounting.verify(guest, faults, req);
     }
 
     // ---- lifecycle and statistics ---------------------------------------------------------
@@ -516,27 +450,17 @@ public final class IncomingMigration implements PageChannel {
         }
     }
 
-    /**
-     * Which pages the guest here never got, for a post-copy that broke off: the count per
-     * region (the ReceivedBitmap RPC has the pages themselves). Pages the source never
-     * populated count too: only the source can tell them apart.
-     */
     private String missingReport() {
-        GuestLayout layout = guest.layout();
-        StringBuilder sb = new StringBuilder();
-        long total = 0;
-        for (int r = 0; r < layout.regions().size(); r++) {
-            int from = layout.firstPage(r);
-            int to = from + layout.regions().get(r).pages();
-            long missing = (to - from) - placer.received.cardinality(from, to);
-            total += missing;
-            if (missing > 0) {
-                sb.append(sb.length() == 0 ? "" : ", ").append(layout.regions().get(r).name()).append(' ')
-                        .append(missing);
-            }
-        }
-        return total + " pages never arrived" + (total == 0 ? "" : " (" + sb + ")")
+        return PageAccounting.missingReport(PageAccounting.missingByRegion(guest.layout(), placer.received))
                 + "; faulting vCPUs wait for them";
+    }
+
+    /**
+     * The pages this guest never received, counted per region (in layout order, regions
+     * with none left out): after a post-copy whose source died, what is lost.
+     */
+    public java.util.Map<String, Long> missingPagesByRegion() {
+        return PageAccounting.missingByRegion(guest.layout(), placer.received);
     }
 
     /** Stops the guest: vCPUs first, then the uffd (which wakes any asleep in a fault), then the monitor. */
@@ -629,7 +553,7 @@ public final class IncomingMigration implements PageChannel {
     /** Batches that arrived twice (the second copy was dropped). */
     public long duplicateBatches() {
         synchronized (lock) {
-            return duplicateBatches;
+            return batches.duplicates();
         }
     }
 
