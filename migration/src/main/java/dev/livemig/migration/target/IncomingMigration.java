@@ -48,6 +48,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class IncomingMigration implements PageChannel {
     /** How long a switchover waits for the page stream to catch up, by default. */
     static final long SWITCHOVER_WAIT_MS = 60_000;
+    private static final System.Logger LOG = System.getLogger(IncomingMigration.class.getName());
     private volatile long switchoverWaitMs = SWITCHOVER_WAIT_MS;
 
     public enum State { IDLE, RECEIVING, RUNNING, COMPLETED, FAILED }
@@ -75,6 +76,7 @@ public final class IncomingMigration implements PageChannel {
     private final AtomicLong requestsSent = new AtomicLong();
     /** Post-copy lost its connection: the guest runs, faulting vCPUs wait for a recovery. */
     private boolean postcopyPaused;
+    private String pauseReason;
     /** The guest was stopped and its memory released (a failed pre-copy, or close). */
     private boolean tornDown;
     /** From the handshake: how long a broken pre-copy page stream waits for the source to reconnect. */
@@ -438,7 +440,9 @@ public final class IncomingMigration implements PageChannel {
             return;
         }
         postcopyPaused = true;
+        pauseReason = why;
         error = why + "; " + missingReport();
+        LOG.log(System.Logger.Level.WARNING, "migration {0}: post-copy paused: {1}", migrationId, error);
         faults.setRequester(r -> { });
         lock.notifyAll();
     }
@@ -515,9 +519,10 @@ public final class IncomingMigration implements PageChannel {
         return guest;
     }
 
+    /** Why it failed or paused; while post-copy is paused, the pages missing as of now. */
     public String error() {
         synchronized (lock) {
-            return error;
+            return postcopyPaused ? pauseReason + "; " + missingReport() : error;
         }
     }
 
