@@ -467,7 +467,7 @@ public final class IncomingMigration implements PageChannel {
         return PageAccounting.missingByRegion(guest.layout(), placer.received);
     }
 
-    /** Stops the guest: vCPUs first, then the uffd (which wakes any asleep in a fault), then the monitor. */
+    /** Stops the guest: vCPUs first, then the uffd (which wakes any asleep in a fault), the monitor, the memory. */
     private void teardown() {
         synchronized (lock) {
             tornDown = true;
@@ -478,11 +478,11 @@ public final class IncomingMigration implements PageChannel {
         if (ctx != null) {
             ctx.close();
         }
-        if (guest != null) {
-            guest.close();
-        }
         if (faults != null) {
             faults.stop();
+        }
+        if (guest != null) {
+            guest.release(); // a failed or closed incoming guest gives its frames back
         }
     }
 
