@@ -42,8 +42,22 @@ public final class MigrationControl {
                                       int maxRounds, DirtyTrackerKind tracker, SwitchoverPolicy switchoverPolicy,
                                       int throttleInitialPercent, int throttleIncrementPercent,
                                       long dirtyLimitPagesPerS, int postcopyAfterRounds, boolean manualRounds,
-                                      int batchPages, boolean verifyPages) {
+                                      int batchPages, boolean verifyPages, int precopyRetries,
+                                      long reconnectTimeoutMs) {
         public static final long DEFAULT_DOWNTIME_LIMIT_MS = 300;
+        /** How long, with precopy_retries, both sides wait for a broken page stream to come back. */
+        public static final long DEFAULT_RECONNECT_TIMEOUT_MS = 10_000;
+
+        /** The parameters without the reconnect settings (no retry: a broken pre-copy stream fails the migration). */
+        public MigrationParameters(MigrationMode mode, long downtimeLimitMs, long bandwidthLimitBytesPerS,
+                                   int maxRounds, DirtyTrackerKind tracker, SwitchoverPolicy switchoverPolicy,
+                                   int throttleInitialPercent, int throttleIncrementPercent,
+                                   long dirtyLimitPagesPerS, int postcopyAfterRounds, boolean manualRounds,
+                                   int batchPages, boolean verifyPages) {
+            this(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker, switchoverPolicy,
+                    throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS, postcopyAfterRounds,
+                    manualRounds, batchPages, verifyPages, 0, 0);
+        }
         public static final int DEFAULT_MAX_ROUNDS = 30;
         public static final int DEFAULT_BATCH_PAGES = 256;
 
@@ -59,6 +73,10 @@ public final class MigrationControl {
             if (p == SwitchoverPolicy.POSTCOPY && m != MigrationMode.HYBRID) {
                 throw new IllegalArgumentException("switchover policy POSTCOPY requires mode HYBRID");
             }
+            if (precopyRetries < 0 || precopyRetries > 1000 || reconnectTimeoutMs < 0) {
+                throw new IllegalArgumentException("precopy_retries must be in [0, 1000] and reconnect_timeout_ms "
+                        + ">= 0, not " + Integer.toUnsignedString(precopyRetries) + " and " + reconnectTimeoutMs);
+            }
             return new MigrationParameters(m,
                     downtimeLimitMs == 0 ? DEFAULT_DOWNTIME_LIMIT_MS : downtimeLimitMs,
                     bandwidthLimitBytesPerS,
@@ -67,67 +85,81 @@ public final class MigrationControl {
                     throttleInitialPercent == 0 ? 20 : throttleInitialPercent,
                     throttleIncrementPercent == 0 ? 10 : throttleIncrementPercent,
                     dirtyLimitPagesPerS, postcopyAfterRounds, manualRounds,
-                    batchPages == 0 ? DEFAULT_BATCH_PAGES : batchPages, verifyPages);
+                    batchPages == 0 ? DEFAULT_BATCH_PAGES : batchPages, verifyPages, precopyRetries,
+                    precopyRetries > 0 && reconnectTimeoutMs == 0 ? DEFAULT_RECONNECT_TIMEOUT_MS : reconnectTimeoutMs);
         }
 
         public MigrationParameters withMode(MigrationMode v) {
             return new MigrationParameters(v, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker,
                     switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS,
-                    postcopyAfterRounds, manualRounds, batchPages, verifyPages);
+                    postcopyAfterRounds, manualRounds, batchPages, verifyPages, precopyRetries, reconnectTimeoutMs);
         }
 
         public MigrationParameters withDowntimeLimitMs(long v) {
             return new MigrationParameters(mode, v, bandwidthLimitBytesPerS, maxRounds, tracker, switchoverPolicy,
                     throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS, postcopyAfterRounds,
-                    manualRounds, batchPages, verifyPages);
+                    manualRounds, batchPages, verifyPages, precopyRetries, reconnectTimeoutMs);
         }
 
         public MigrationParameters withBandwidthLimitBytesPerS(long v) {
             return new MigrationParameters(mode, downtimeLimitMs, v, maxRounds, tracker, switchoverPolicy,
                     throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS, postcopyAfterRounds,
-                    manualRounds, batchPages, verifyPages);
+                    manualRounds, batchPages, verifyPages, precopyRetries, reconnectTimeoutMs);
         }
 
         public MigrationParameters withMaxRounds(int v) {
             return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, v, tracker,
                     switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS,
-                    postcopyAfterRounds, manualRounds, batchPages, verifyPages);
+                    postcopyAfterRounds, manualRounds, batchPages, verifyPages, precopyRetries, reconnectTimeoutMs);
         }
 
         public MigrationParameters withTracker(DirtyTrackerKind v) {
             return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, v,
                     switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS,
-                    postcopyAfterRounds, manualRounds, batchPages, verifyPages);
+                    postcopyAfterRounds, manualRounds, batchPages, verifyPages, precopyRetries, reconnectTimeoutMs);
         }
 
         public MigrationParameters withSwitchoverPolicy(SwitchoverPolicy v) {
             return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker, v,
                     throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS, postcopyAfterRounds,
-                    manualRounds, batchPages, verifyPages);
+                    manualRounds, batchPages, verifyPages, precopyRetries, reconnectTimeoutMs);
         }
 
         public MigrationParameters withDirtyLimitPagesPerS(long v) {
             return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker,
                     switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, v, postcopyAfterRounds,
-                    manualRounds, batchPages, verifyPages);
+                    manualRounds, batchPages, verifyPages, precopyRetries, reconnectTimeoutMs);
         }
 
         public MigrationParameters withPostcopyAfterRounds(int v) {
             return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker,
                     switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS, v,
-                    manualRounds, batchPages, verifyPages);
+                    manualRounds, batchPages, verifyPages, precopyRetries, reconnectTimeoutMs);
         }
 
         public MigrationParameters withManualRounds(boolean v) {
             return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker,
                     switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS,
-                    postcopyAfterRounds, v, batchPages, verifyPages);
+                    postcopyAfterRounds, v, batchPages, verifyPages, precopyRetries, reconnectTimeoutMs);
         }
 
         public MigrationParameters withVerifyPages(boolean v) {
             return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker,
                     switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS,
-                    postcopyAfterRounds, manualRounds, batchPages, v);
+                    postcopyAfterRounds, manualRounds, batchPages, v, precopyRetries, reconnectTimeoutMs);
+        }
+
+        /** Reconnects of a broken pre-copy page stream before the migration fails (0: none). */
+        public MigrationParameters withPrecopyRetries(int v) {
+            return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker,
+                    switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS,
+                    postcopyAfterRounds, manualRounds, batchPages, verifyPages, v, reconnectTimeoutMs);
+        }
+
+        public MigrationParameters withReconnectTimeoutMs(long v) {
+            return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker,
+                    switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS,
+                    postcopyAfterRounds, manualRounds, batchPages, verifyPages, precopyRetries, v);
         }
     }
 

@@ -55,6 +55,9 @@ public final class Guest implements AutoCloseable {
     }
 
     /** Maps and populates a new guest in a fresh address space of {@code kernel}; vCPUs not yet started. */
+    /** {@link #release} ran. */
+    private boolean released;
+
     public static Guest create(Kernel kernel, GuestSpec spec) {
         MmStruct mm = kernel.newMm();
         List<RegionLayout> regions = new ArrayList<>();
@@ -388,6 +391,31 @@ public final class Guest implements AutoCloseable {
         synchronized (runLock) {
             stopped = true;
             runLock.notifyAll();
+        }
+    }
+
+    /**
+     * The guest is gone for good (migrated away, or a failed incoming copy): stops the
+     * vCPUs, then frees every frame it holds, as exit_mmap() and the last close of its
+     * shmem and hugetlb files do. Memory reads after this see nothing.
+     */
+    public void release() {
+        close();
+        synchronized (runLock) {
+            if (released) {
+                return;
+            }
+            released = true;
+        }
+        java.util.Set<dev.livemig.mm.page.AddressSpace> files = new java.util.LinkedHashSet<>();
+        for (dev.livemig.mm.vma.Vma v : mm.vmas().all()) {
+            if (v.file != null) {
+                files.add(v.file);
+            }
+        }
+        mm.exit();
+        for (dev.livemig.mm.page.AddressSpace f : files) {
+            f.evictAll();
         }
     }
 

@@ -83,7 +83,9 @@ public final class OutgoingMigration {
     private PrecopyEngine precopy;
     private PostcopyPageServer pageServer;
     private MessageSink<PageBatch> pushStream;
-    private final AckWaiter ack = new AckWaiter();
+    private volatile AckWaiter ack = new AckWaiter();
+    /** Where a broken pre-copy page stream reconnects; by default the same channel (gRPC re-dials by itself). */
+    private volatile java.util.function.Supplier<PageChannel> redial;
     private boolean paused;
     private boolean pointOfNoReturn;
     private long setupMs;
@@ -231,7 +233,7 @@ public final class OutgoingMigration {
     private void setup() {
         HandshakeResponse hs = channel.handshake(new HandshakeRequest(PageTransfer.PROTOCOL_VERSION, id, p.mode(),
                 guest.layout(), List.of(PageTransfer.FEATURE_ZERO_PAGE_FLAG, PageTransfer.FEATURE_CRC32C,
-                PageTransfer.FEATURE_DISCARD)));
+                PageTransfer.FEATURE_DISCARD), p.precopyRetries() > 0 ? p.reconnectTimeoutMs() : 0));
         if (!hs.accepted()) {
             fail("handshake refused: " + hs.reason());
             return;
@@ -254,7 +256,15 @@ public final class OutgoingMigration {
             startPostcopy("mode POSTCOPY: switch over right after setup");
             return;
         }
-        RoundRecord r = precopy.round();
+        RoundRecord r;
+        try {
+            r = precopy.round();
+        } catch (PageSender.StreamBroken e) {
+            if (!PrecopyReconnect.reconnect(this, e)) {
+                throw e;
+            }
+            return; // the next round sends what was lost with the rest of the dirty set
+        }
         publish(r);
         switch (r.decision()) {
             case SWITCHOVER -> {
@@ -317,17 +327,8 @@ public final class OutgoingMigration {
      * contents). Returns how many.
      */
     private long resendMissing(int round) {
-        PageBitmap missing = new PageBitmap(guest.layout().pages());
-        for (var rb : channel.receivedBitmap(new ReceivedBitmapRequest(id, List.of())).regions()) {
-            int base = guest.layout().firstPage(guest.layout().regions().indexOf(guest.layout().region(rb.regionName())));
-            byte[] got = rb.received();
-            for (int i = 0; i < rb.pageCount(); i++) {
-                if ((got[i >>> 3] & (1 << (i & 7))) == 0 && sender.sentOnce.get(base + i)) {
-                    missing.set(base + i);
-                }
-            }
-        }
-        return sender.sendPages(missing, round, 0, true).pages();
+        return sender.sendPages(sender.lostOn(channel.receivedBitmap(new ReceivedBitmapRequest(id, List.of()))),
+                round, 0, true).pages();
     }
 
     private void startPostcopy(String reason) {
@@ -387,6 +388,38 @@ public final class OutgoingMigration {
         Thread bg = new Thread(postcopy, "postcopy-push-" + id);
         bg.setDaemon(true);
         bg.start();
+    }
+
+    /**
+     * Where a broken pre-copy page stream reconnects (precopy_retries): each attempt takes
+     * a channel from {@code r}; without it the same channel is used again (gRPC re-dials).
+     */
+    public void setRedial(java.util.function.Supplier<PageChannel> r) {
+        redial = r;
+    }
+
+    PageChannel redialChannel() {
+        java.util.function.Supplier<PageChannel> r = redial;
+        return r == null ? channel : r.get();
+    }
+
+    /** Reconnected on {@code ch}: the rest of the migration uses it. Caller holds the step lock. */
+    void reattachPrecopy(PageChannel ch, AckWaiter newAck, MessageSink<PageBatch> stream, PageBitmap lost,
+                         String how) {
+        channel = ch;
+        ack = newAck;
+        pushStream = stream;
+        sender.reattach(stream, newAck::error);
+        precopy.dirty.or(lost);
+        note("page stream reconnected (" + how + "): " + lost.cardinality() + " pages lost on the way go again");
+    }
+
+    boolean cancelRequested() {
+        return cancelRequested;
+    }
+
+    PageSender sender() {
+        return sender;
     }
 
     /** Post-copy lost its connection and waits for {@link #recoverPostcopy}. */

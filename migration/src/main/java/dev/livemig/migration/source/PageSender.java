@@ -30,6 +30,8 @@ final class PageSender {
     private volatile Supplier<Throwable> streamError;
     /** Pages the target has received at least once (for RESENT and duplicate counts). */
     final PageBitmap sentOnce;
+    /** Per page, the sequence of the batch that last carried it: after a broken stream, which pages were lost. */
+    private final long[] lastSequence;
     private long sequence;
     private long streamStartNanos;
     private long totalBytesAtReset;
@@ -65,6 +67,7 @@ final class PageSender {
         this.bandwidthLimit = p.bandwidthLimitBytesPerS();
         this.cancelled = cancelled;
         this.sentOnce = new PageBitmap(layout.pages());
+        this.lastSequence = new long[layout.pages()];
         this.addrs = new long[batchPages];
         this.flags = new int[batchPages];
         this.crcs = new int[batchPages];
@@ -117,7 +120,12 @@ final class PageSender {
             if (!pages.clear(p)) {
                 continue; // claimed meanwhile (a post-copy priority answer sent it)
             }
-            addPage(p, present[p], extraFlags);
+            try {
+                addPage(p, present[p], extraFlags);
+            } catch (StreamBroken e) {
+                pages.set(p); // claimed but in no batch (the flush of the previous one broke): still to send
+                throw e;
+            }
             callSentPages++;
         }
         flush(roundComplete);
@@ -167,6 +175,7 @@ final class PageSender {
         }
         addrs[n] = addr;
         flags[n] = f;
+        lastSequence[p] = sequence;
         n++;
         totalPages++;
     }
@@ -183,7 +192,15 @@ final class PageSender {
         n = 0;
         data.reset();
         pace(b.wireBytes());
-        sink.onNext(b);
+        try {
+            sink.onNext(b);
+        } catch (Cancelled e) {
+            throw e;
+        } catch (RuntimeException e) {
+            // the transport refused the batch because its call is gone (gRPC: CANCELLED, UNAVAILABLE)
+            Throwable why = streamError.get();
+            throw new StreamBroken(why != null ? why : e);
+        }
         totalBytes += b.wireBytes();
     }
 
@@ -245,6 +262,25 @@ final class PageSender {
         sink = newSink;
         streamError = newStreamError;
         resetPacing();
+    }
+
+    /**
+     * The pages a broken stream may have lost: every page sent whose last batch the
+     * target has not placed, or that the target lacks (dropped for a bad checksum).
+     */
+    PageBitmap lostOn(PageTransfer.ReceivedBitmapResponse target) {
+        PageBitmap lost = new PageBitmap(layout.pages());
+        for (PageTransfer.RegionBitmap rb : target.regions()) {
+            int base = layout.firstPage(layout.regions().indexOf(layout.region(rb.regionName())));
+            byte[] got = rb.received();
+            for (int i = 0; i < rb.pageCount(); i++) {
+                int p = base + i;
+                if (sentOnce.get(p) && ((got[i >>> 3] & (1 << (i & 7))) == 0 || !target.placed(lastSequence[p]))) {
+                    lost.set(p);
+                }
+            }
+        }
+        return lost;
     }
 
     /** Batches sent so far (the Switchover request tells the target to wait for them). */

@@ -114,12 +114,14 @@ final class PostcopyPhase implements Runnable {
                 throw new IllegalStateException("FAILED_PRECONDITION: post-copy is not paused");
             }
         }
+        // first the one call that proves the target is reachable again: if it fails, no stream was opened
+        PageBitmap missing = missingOn(channel);
         AckWaiter ack = new AckWaiter();
         MessageSink<PageBatch> push = channel.pushPages(ack);
         PostcopyCompletion done = new PostcopyCompletion();
         done.server = server;
         MessageSink<PostcopySourceMessage> priority = channel.postcopy(done);
-        server.reattach(priority, missingOn(channel));
+        server.reattach(priority, missing);
         sender.reattach(push, ack::error);
         synchronized (priority) {
             priority.onNext(new PostcopyStart(migrationId));

@@ -4,10 +4,8 @@ import dev.livemig.migration.EpochClock;
 import dev.livemig.migration.MigrationControl.LatencySummary;
 import dev.livemig.migration.MigrationControl.MigrationMode;
 import dev.livemig.migration.guest.Guest;
-import dev.livemig.migration.guest.GuestLayout;
 import dev.livemig.migration.guest.GuestLayout.RegionLayout;
 import dev.livemig.migration.guest.PageBitmap;
-import dev.livemig.migration.stats.PageChecksums;
 import dev.livemig.migration.transport.MessageSink;
 import dev.livemig.migration.transport.PageChannel;
 import dev.livemig.migration.transport.PageTransfer;
@@ -23,8 +21,6 @@ import dev.livemig.migration.transport.PageTransfer.PostcopyTargetMessage;
 import dev.livemig.migration.transport.PageTransfer.PushPagesAck;
 import dev.livemig.migration.transport.PageTransfer.ReceivedBitmapRequest;
 import dev.livemig.migration.transport.PageTransfer.ReceivedBitmapResponse;
-import dev.livemig.migration.transport.PageTransfer.RegionBitmap;
-import dev.livemig.migration.transport.PageTransfer.RegionChecksums;
 import dev.livemig.migration.transport.PageTransfer.SwitchoverRequest;
 import dev.livemig.migration.transport.PageTransfer.SwitchoverResponse;
 import dev.livemig.migration.transport.PageTransfer.VerifyRequest;
@@ -52,6 +48,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class IncomingMigration implements PageChannel {
     /** How long a switchover waits for the page stream to catch up, by default. */
     static final long SWITCHOVER_WAIT_MS = 60_000;
+    private static final System.Logger LOG = System.getLogger(IncomingMigration.class.getName());
     private volatile long switchoverWaitMs = SWITCHOVER_WAIT_MS;
 
     public enum State { IDLE, RECEIVING, RUNNING, COMPLETED, FAILED }
@@ -65,12 +62,7 @@ public final class IncomingMigration implements PageChannel {
     private UserfaultfdCtx ctx;
     private PagePlacer placer;
     private PostcopyFaultHandler faults;
-    private long batchesReceived;
-    private long duplicateBatches;
-    /** Sequences of the batches that arrived: a second copy is dropped. */
-    private final java.util.BitSet batchSequences = new java.util.BitSet();
-    /** Sequences of the batches placed: the switchover waits until there is no gap below batches_sent. */
-    private final java.util.BitSet placedSequences = new java.util.BitSet();
+    private final BatchLedger batches = new BatchLedger();
     private long pagesReceived;
     private long zeroPagesReceived;
     private long bytesReceived;
@@ -84,6 +76,11 @@ public final class IncomingMigration implements PageChannel {
     private final AtomicLong requestsSent = new AtomicLong();
     /** Post-copy lost its connection: the guest runs, faulting vCPUs wait for a recovery. */
     private boolean postcopyPaused;
+    private String pauseReason;
+    /** The guest was stopped and its memory released (a failed pre-copy, or close). */
+    private boolean tornDown;
+    /** From the handshake: how long a broken pre-copy page stream waits for the source to reconnect. */
+    private long reconnectTimeoutMs;
     // the newest stream of each kind: an error from an older one (before a recovery) is stale
     private int pushGeneration;
     private int postcopyGeneration;
@@ -107,6 +104,7 @@ public final class IncomingMigration implements PageChannel {
             }
             migrationId = req.migrationId();
             mode = req.mode();
+            reconnectTimeoutMs = req.reconnectTimeoutMs();
             guest = Guest.incoming(kernel, req.layout());
             ctx = guest.mm().userfaultfd();
             ctx.api(UffdFeatures.MISSING_SHMEM | UffdFeatures.MISSING_HUGETLBFS | UffdFeatures.WP_HUGETLBFS_SHMEM);
@@ -132,19 +130,25 @@ public final class IncomingMigration implements PageChannel {
         synchronized (lock) {
             generation = ++pushGeneration;
             pushCompleted = false;
+            lock.notifyAll(); // a broken pre-copy stream's wait ends
         }
         return new MessageSink<>() {
+            private boolean first = true;
+
             @Override
             public void onNext(PageBatch b) {
+                placer.checkBatch(b); // a malformed batch changes nothing
                 synchronized (lock) {
-                    if (b.sequence() < 0 || b.sequence() >= Integer.MAX_VALUE) {
-                        throw new IllegalArgumentException("batch sequence out of range: " + b.sequence());
+                    if (first && generation > 1) {
+                        batches.abandonBefore(b.sequence());
+                        if (error != null) {
+                            error = null; // reconnected
+                        }
                     }
-                    if (batchSequences.get((int) b.sequence())) {
-                        duplicateBatches++; // delivered twice: the first copy was placed already
-                        return;
+                    first = false;
+                    if (!batches.arrive(b.sequence())) {
+                        return; // delivered twice: the first copy was placed already
                     }
-                    batchSequences.set((int) b.sequence());
                 }
                 placer.placeBatch(b);
                 if (placer.inPostcopy()) {
@@ -153,8 +157,7 @@ public final class IncomingMigration implements PageChannel {
                     }
                 }
                 synchronized (lock) {
-                    placedSequences.set((int) b.sequence());
-                    batchesReceived++;
+                    batches.placed(b.sequence());
                     pagesReceived += b.pages();
                     for (int f : b.flags()) {
                         if (PageTransfer.isZero(f)) {
@@ -174,7 +177,7 @@ public final class IncomingMigration implements PageChannel {
                 PushPagesAck a;
                 synchronized (lock) {
                     pushCompleted = true;
-                    a = new PushPagesAck(migrationId, batchesReceived, pagesReceived, zeroPagesReceived,
+                    a = new PushPagesAck(migrationId, batches.placedCount(), pagesReceived, zeroPagesReceived,
                             bytesReceived, placer.checksumMismatchPages.get(), lastCompleteRound);
                     lock.notifyAll();
                 }
@@ -193,10 +196,44 @@ public final class IncomingMigration implements PageChannel {
                         pausePostcopy("page stream broke: " + t);
                         return;
                     }
+                    if (state == State.RECEIVING && reconnectTimeoutMs > 0 && !(t instanceof IllegalArgumentException)) {
+                        awaitReconnect(generation, "page stream broke: " + t);
+                        return;
+                    }
                 }
-                abort("page stream broke: " + t);
+                abort((t instanceof IllegalArgumentException ? "page batch refused: " : "page stream broke: ") + t);
             }
         };
+    }
+
+    /**
+     * A pre-copy page stream broke and the source said it would reconnect: the half-received
+     * guest is kept for {@code reconnectTimeoutMs}, and dropped if no new stream came by
+     * then. Caller holds the lock.
+     */
+    private void awaitReconnect(int brokenGeneration, String why) {
+        error = why + "; waiting " + reconnectTimeoutMs + " ms for the source to reconnect";
+        Thread t = new Thread(() -> {
+            long deadline = System.currentTimeMillis() + reconnectTimeoutMs;
+            synchronized (lock) {
+                long left;
+                while (pushGeneration == brokenGeneration && state == State.RECEIVING
+                        && (left = deadline - System.currentTimeMillis()) > 0) {
+                    try {
+                        lock.wait(left);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        break;
+                    }
+                }
+                if (pushGeneration != brokenGeneration || state != State.RECEIVING) {
+                    return;
+                }
+            }
+            abort(why + "; the source did not reconnect within " + reconnectTimeoutMs + " ms");
+        }, "reconnect-wait-" + migrationId);
+        t.setDaemon(true);
+        t.start();
     }
 
     // ---- switchover --------------------------------------------------------------------
@@ -205,11 +242,11 @@ public final class IncomingMigration implements PageChannel {
     public SwitchoverResponse switchover(SwitchoverRequest req) {
         synchronized (lock) {
             long deadline = System.currentTimeMillis() + switchoverWaitMs;
-            while (placedSequences.nextClearBit(0) < req.batchesSent() && state == State.RECEIVING) {
+            while (batches.firstMissing() < req.batchesSent() && state == State.RECEIVING) {
                 long left = deadline - System.currentTimeMillis();
                 if (left <= 0) {
-                    return fail("timed out waiting for " + req.batchesSent() + " batches, have " + batchesReceived
-                            + ", first missing " + placedSequences.nextClearBit(0));
+                    return fail("timed out waiting for " + req.batchesSent() + " batches, have " + batches.placedCount()
+                            + ", first missing " + batches.firstMissing());
                 }
                 try {
                     lock.wait(left);
@@ -232,6 +269,11 @@ public final class IncomingMigration implements PageChannel {
             }
             if (req.postcopy()) {
                 placer.enterPostcopy();
+                if (toSource == null) {
+                    // the PostcopyStart is still on its way on the other stream: a fault until
+                    // then is a request kept open (sent when it comes), not a page taken for zeros
+                    faults.setRequester(r -> { });
+                }
             } else {
                 faults.sourceHasSentAll();
             }
@@ -270,25 +312,22 @@ public final class IncomingMigration implements PageChannel {
             @Override
             public void onNext(PostcopySourceMessage m) {
                 if (m instanceof PostcopyStart) {
-                    boolean recovering;
                     synchronized (lock) {
                         toSource = fromTarget;
                         sourceDone = false;
-                        recovering = postcopyPaused;
-                        postcopyPaused = false;
-                        if (recovering) {
+                        if (postcopyPaused) {
                             error = null;
                         }
+                        postcopyPaused = false;
+                        faults.setRequester(r -> {
+                            requestsSent.incrementAndGet();
+                            synchronized (fromTarget) {
+                                fromTarget.onNext(r);
+                            }
+                        });
                     }
-                    faults.setRequester(r -> {
-                        requestsSent.incrementAndGet();
-                        synchronized (fromTarget) {
-                            fromTarget.onNext(r);
-                        }
-                    });
-                    if (recovering) {
-                        faults.requestOpenAgain(); // the requests the broken connection swallowed
-                    }
+                    // the requests a broken connection swallowed, or made before this start arrived
+                    faults.requestOpenAgain();
                 } else if (m instanceof PageData d) {
                     placer.place(d.address(), d.pageSizeBytes(), d.flags(), d.crc32c(), d.data(), 0);
                     arrivedAfterSwitchover(guest.layout().pageIndex(d.address()));
@@ -353,25 +392,15 @@ public final class IncomingMigration implements PageChannel {
 
     @Override
     public ReceivedBitmapResponse receivedBitmap(ReceivedBitmapRequest req) {
-        GuestLayout layout = guest.layout();
-        List<RegionBitmap> out = new ArrayList<>();
-        long received = 0;
-        long total = 0;
-        for (int r = 0; r < layout.regions().size(); r++) {
-            RegionLayout rl = layout.regions().get(r);
-            if (!req.regionNames().isEmpty() && !req.regionNames().contains(rl.name())) {
-                continue;
+        byte[] placed;
+        synchronized (lock) {
+            if (guest == null || tornDown) {
+                throw new IllegalStateException("migration " + migrationId + " is " + state
+                        + (error == null ? "" : ": " + error));
             }
-            int from = layout.firstPage(r);
-            int to = from + rl.pages();
-            long n = placer.received.cardinality(from, to);
-            out.add(new RegionBitmap(rl.name(), rl.startAddress(), rl.pageSizeBytes(), rl.pages(),
-                    placer.received.toBytes(from, to), faults.requested.toBytes(from, to),
-                    faults.dirtied.toBytes(from, to), n));
-            received += n;
-            total += rl.pages();
+            placed = batches.placedBitmap();
         }
-        return new ReceivedBitmapResponse(migrationId, out, received, total - received);
+        return PageAccounting.receivedBitmap(migrationId, guest.layout(), placer.received, faults, req, placed);
     }
 
     /**
@@ -380,30 +409,7 @@ public final class IncomingMigration implements PageChannel {
      */
     @Override
     public VerifyResponse verify(VerifyRequest req) {
-        GuestLayout layout = guest.layout();
-        long verified = 0;
-        long mismatch = 0;
-        List<Long> bad = new ArrayList<>();
-        for (RegionChecksums rc : req.regions()) {
-            RegionLayout r = layout.region(rc.regionName());
-            int base = layout.firstPage(layout.regions().indexOf(r));
-            int size = (int) r.pageSizeBytes();
-            byte[] buf = new byte[size];
-            for (int i = 0; i < rc.crc32c().length; i++) {
-                long addr = r.startAddress() + (long) i * size;
-                int now = PageChecksums.crc(guest.mm(), addr, size, buf);
-                int atResume = faults.dirtied.get(base + i) ? faults.crcAtFirstWrite[base + i] : now;
-                if (atResume == rc.crc32c()[i]) {
-                    verified++;
-                } else {
-                    mismatch++;
-                    if (bad.size() < 16) {
-                        bad.add(addr);
-                    }
-                }
-            }
-        }
-        return new VerifyResponse(verified, mismatch, bad.stream().mapToLong(Long::longValue).toArray());
+        return PageAccounting.verify(guest, faults, req);
     }
 
     // ---- lifecycle and statistics ---------------------------------------------------------
@@ -434,7 +440,9 @@ public final class IncomingMigration implements PageChannel {
             return;
         }
         postcopyPaused = true;
+        pauseReason = why;
         error = why + "; " + missingReport();
+        LOG.log(System.Logger.Level.WARNING, "migration {0}: post-copy paused: {1}", migrationId, error);
         faults.setRequester(r -> { });
         lock.notifyAll();
     }
@@ -446,42 +454,35 @@ public final class IncomingMigration implements PageChannel {
         }
     }
 
-    /**
-     * Which pages the guest here never got, for a post-copy that broke off: the count per
-     * region (the ReceivedBitmap RPC has the pages themselves). Pages the source never
-     * populated count too: only the source can tell them apart.
-     */
     private String missingReport() {
-        GuestLayout layout = guest.layout();
-        StringBuilder sb = new StringBuilder();
-        long total = 0;
-        for (int r = 0; r < layout.regions().size(); r++) {
-            int from = layout.firstPage(r);
-            int to = from + layout.regions().get(r).pages();
-            long missing = (to - from) - placer.received.cardinality(from, to);
-            total += missing;
-            if (missing > 0) {
-                sb.append(sb.length() == 0 ? "" : ", ").append(layout.regions().get(r).name()).append(' ')
-                        .append(missing);
-            }
-        }
-        return total + " pages never arrived" + (total == 0 ? "" : " (" + sb + ")")
+        return PageAccounting.missingReport(PageAccounting.missingByRegion(guest.layout(), placer.received))
                 + "; faulting vCPUs wait for them";
     }
 
-    /** Stops the guest: vCPUs first, then the uffd (which wakes any asleep in a fault), then the monitor. */
+    /**
+     * The pages this guest never received, counted per region (in layout order, regions
+     * with none left out): after a post-copy whose source died, what is lost.
+     */
+    public java.util.Map<String, Long> missingPagesByRegion() {
+        return PageAccounting.missingByRegion(guest.layout(), placer.received);
+    }
+
+    /** Stops the guest: vCPUs first, then the uffd (which wakes any asleep in a fault), the monitor, the memory. */
     private void teardown() {
+        synchronized (lock) {
+            tornDown = true;
+        }
         if (guest != null) {
             guest.stop();
         }
         if (ctx != null) {
             ctx.close();
         }
-        if (guest != null) {
-            guest.close();
-        }
         if (faults != null) {
             faults.stop();
+        }
+        if (guest != null) {
+            guest.release(); // a failed or closed incoming guest gives its frames back
         }
     }
 
@@ -518,9 +519,10 @@ public final class IncomingMigration implements PageChannel {
         return guest;
     }
 
+    /** Why it failed or paused; while post-copy is paused, the pages missing as of now. */
     public String error() {
         synchronized (lock) {
-            return error;
+            return postcopyPaused ? pauseReason + "; " + missingReport() : error;
         }
     }
 
@@ -556,7 +558,7 @@ public final class IncomingMigration implements PageChannel {
     /** Batches that arrived twice (the second copy was dropped). */
     public long duplicateBatches() {
         synchronized (lock) {
-            return duplicateBatches;
+            return batches.duplicates();
         }
     }
 

@@ -65,6 +65,47 @@ final class PagePlacer {
         return postcopy;
     }
 
+    /** Every PageFlag bit this target understands. */
+    private static final int KNOWN_FLAGS = PageTransfer.PAGE_FLAG_ZERO | PageTransfer.PAGE_FLAG_WRITE_PROTECT
+            | PageTransfer.PAGE_FLAG_RESENT | PageTransfer.PAGE_FLAG_DISCARD;
+
+    /**
+     * Refuses a malformed batch as a whole, before any of its pages is placed: a page
+     * outside the guest, not aligned to its page, of another size than its region's, an
+     * unknown flag, or data that does not add up to the pages that carry some. (A bad
+     * checksum is not malformed: that page alone is dropped and asked for again.)
+     */
+    void checkBatch(PageTransfer.PageBatch b) {
+        if (b.sequence() < 0 || b.sequence() >= Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("batch sequence out of range: " + b.sequence());
+        }
+        long size = b.pageSizeBytes();
+        int withData = 0;
+        for (int i = 0; i < b.pages(); i++) {
+            long addr = b.addresses()[i];
+            int page = layout.pageIndex(addr);
+            if (page < 0) {
+                throw new IllegalArgumentException("batch " + b.sequence() + ": address 0x" + Long.toHexString(addr)
+                        + " is outside the guest");
+            }
+            if (layout.pageSize(page) != size || addr % size != 0) {
+                throw new IllegalArgumentException("batch " + b.sequence() + ": page 0x" + Long.toHexString(addr)
+                        + " of " + size + " bytes, but its region has " + layout.pageSize(page) + "-byte pages");
+            }
+            if ((b.flags()[i] & ~KNOWN_FLAGS) != 0) {
+                throw new IllegalArgumentException("batch " + b.sequence() + ": unknown flags 0x"
+                        + Integer.toHexString(b.flags()[i]));
+            }
+            if (PageTransfer.hasData(b.flags()[i])) {
+                withData++;
+            }
+        }
+        if (b.data().length != withData * size) {
+            throw new IllegalArgumentException("batch " + b.sequence() + ": " + b.data().length + " bytes of data for "
+                    + withData + " pages of " + size);
+        }
+    }
+
     /**
      * Places every page of a batch, except pages a later batch (by sequence) already
      * placed or discarded: those contents are older than what the guest has.

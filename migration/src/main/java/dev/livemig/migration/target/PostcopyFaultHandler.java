@@ -134,7 +134,7 @@ final class PostcopyFaultHandler implements Runnable {
         long now = EpochClock.nowNanos();
         if (requested.set(page)) {
             faultNanos.put(page, now);
-            r.accept(new PageRequest(nextRequestId.getAndIncrement(), addr, 0, now));
+            send(r, new PageRequest(nextRequestId.getAndIncrement(), addr, 0, now));
             if (sourceHasSentAll) {
                 fillZero(page); // raced with the source's last message
             }
@@ -154,7 +154,20 @@ final class PostcopyFaultHandler implements Runnable {
         long now = EpochClock.nowNanos();
         requested.set(page);
         faultNanos.putIfAbsent(page, now);
-        r.accept(new PageRequest(nextRequestId.getAndIncrement(), layout.pageAddress(page), -1, now));
+        send(r, new PageRequest(nextRequestId.getAndIncrement(), layout.pageAddress(page), -1, now));
+    }
+
+    /**
+     * A request onto a priority channel that may just have broken: if the transport
+     * throws, the request stays open (a recovery sends it again) and this monitor, which
+     * every faulting vCPU depends on, keeps running.
+     */
+    private static void send(Consumer<PageRequest> r, PageRequest req) {
+        try {
+            r.accept(req);
+        } catch (RuntimeException e) {
+            // the channel's break reaches the engine as an error on the stream
+        }
     }
 
     /** After a post-copy recovery: sends every open request again on the new priority stream. */

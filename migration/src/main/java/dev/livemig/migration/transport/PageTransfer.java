@@ -74,8 +74,16 @@ public final class PageTransfer {
 
     // ---- handshake ------------------------------------------------------------------
 
+    /**
+     * {@code reconnectTimeoutMs}: how long the target keeps a migration whose pre-copy page
+     * stream broke, waiting for the source to reconnect (0: it drops it at once).
+     */
     public record HandshakeRequest(int protocolVersion, String migrationId, MigrationMode mode, GuestLayout layout,
-                                   List<String> features) {
+                                   List<String> features, long reconnectTimeoutMs) {
+        public HandshakeRequest(int protocolVersion, String migrationId, MigrationMode mode, GuestLayout layout,
+                                List<String> features) {
+            this(protocolVersion, migrationId, mode, layout, features, 0);
+        }
     }
 
     public record HandshakeResponse(boolean accepted, int protocolVersion, String reason, List<String> features) {
@@ -156,8 +164,23 @@ public final class PageTransfer {
                                long receivedPages) {
     }
 
+    /**
+     * {@code placedBatches}: bit i (byte i / 8, bit i % 8) is set if the page batch of
+     * sequence i has been placed, so that after a broken stream the source knows which
+     * batches were lost on the way.
+     */
     public record ReceivedBitmapResponse(String migrationId, List<RegionBitmap> regions, long receivedPages,
-                                         long missingPages) {
+                                         long missingPages, byte[] placedBatches) {
+        public ReceivedBitmapResponse(String migrationId, List<RegionBitmap> regions, long receivedPages,
+                                      long missingPages) {
+            this(migrationId, regions, receivedPages, missingPages, new byte[0]);
+        }
+
+        /** Whether the batch of this sequence was placed. */
+        public boolean placed(long sequence) {
+            int i = (int) (sequence >>> 3);
+            return sequence >= 0 && i < placedBatches.length && (placedBatches[i] & (1 << (sequence & 7))) != 0;
+        }
     }
 
     // ---- verification ----------------------------------------------------------------

@@ -140,7 +140,7 @@ public final class MigrationControlCodec {
                 p.getBandwidthLimitBytesPerS(), p.getMaxRounds(), tracker(p.getTracker()),
                 policy(p.getSwitchoverPolicy()), p.getThrottleInitialPercent(), p.getThrottleIncrementPercent(),
                 p.getDirtyLimitPagesPerS(), p.getPostcopyAfterRounds(), p.getManualRounds(), p.getBatchPages(),
-                p.getVerifyPages());
+                p.getVerifyPages(), p.getPrecopyRetries(), p.getReconnectTimeoutMs());
     }
 
     public static dev.livemig.proto.v1.MigrationParameters parameters(MigrationParameters p) {
@@ -152,6 +152,7 @@ public final class MigrationControlCodec {
                 .setThrottleIncrementPercent(p.throttleIncrementPercent())
                 .setDirtyLimitPagesPerS(p.dirtyLimitPagesPerS()).setPostcopyAfterRounds(p.postcopyAfterRounds())
                 .setManualRounds(p.manualRounds()).setBatchPages(p.batchPages()).setVerifyPages(p.verifyPages())
+                .setPrecopyRetries(p.precopyRetries()).setReconnectTimeoutMs(p.reconnectTimeoutMs())
                 .build();
     }
 

@@ -65,6 +65,8 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
 
     private final SourceNode node;
     private final AtomicInteger guestIds = new AtomicInteger();
+    /** One per migration started here: each redials its target if post-copy breaks, until the node closes. */
+    private final java.util.List<PostcopyReconnector> reconnectors = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final ExecutorService watchers = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "watch");
         t.setDaemon(true);
@@ -194,6 +196,10 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
                 m = new OutgoingMigration(id, request.getGuestId(), request.getTargetAddress(), g,
                         new GrpcPageChannel(channel, channel::shutdown), p);
                 node.addMigration(m);
+                String address = request.getTargetAddress();
+                PostcopyReconnector r = new PostcopyReconnector(m, () -> node.dial(address));
+                reconnectors.add(r);
+                m.addListener(r);
                 m.addListener(new ProgressListener() {
                     @Override
                     public void onStateChange(StateChange c) {
@@ -381,5 +387,8 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
     @Override
     public void close() {
         watchers.shutdownNow();
+        for (PostcopyReconnector r : reconnectors) {
+            r.stop();
+        }
     }
 }

@@ -123,13 +123,13 @@ public final class PageTransferCodec {
             throw new IllegalArgumentException("handshake without a migration mode");
         }
         return new PageTransfer.HandshakeRequest(r.getProtocolVersion(), r.getMigrationId(), mode,
-                layout(r.getLayout()), List.copyOf(r.getFeaturesList()));
+                layout(r.getLayout()), List.copyOf(r.getFeaturesList()), r.getReconnectTimeoutMs());
     }
 
     public static dev.livemig.proto.v1.HandshakeRequest handshakeRequest(PageTransfer.HandshakeRequest r) {
         return dev.livemig.proto.v1.HandshakeRequest.newBuilder().setProtocolVersion(r.protocolVersion())
                 .setMigrationId(r.migrationId()).setMode(mode(r.mode())).setLayout(layout(r.layout()))
-                .addAllFeatures(r.features()).build();
+                .addAllFeatures(r.features()).setReconnectTimeoutMs(r.reconnectTimeoutMs()).build();
     }
 
     public static PageTransfer.HandshakeResponse handshakeResponse(dev.livemig.proto.v1.HandshakeResponse r) {
@@ -306,14 +306,14 @@ public final class PageTransferCodec {
                     b.getDirtiedSinceSwitchover().toByteArray(), b.getReceivedPages()));
         }
         return new PageTransfer.ReceivedBitmapResponse(r.getMigrationId(), regions, r.getReceivedPages(),
-                r.getMissingPages());
+                r.getMissingPages(), r.getPlacedBatches().toByteArray());
     }
 
     public static dev.livemig.proto.v1.ReceivedBitmapResponse receivedBitmapResponse(
             PageTransfer.ReceivedBitmapResponse r) {
         dev.livemig.proto.v1.ReceivedBitmapResponse.Builder p = dev.livemig.proto.v1.ReceivedBitmapResponse
                 .newBuilder().setMigrationId(nz(r.migrationId())).setReceivedPages(r.receivedPages())
-                .setMissingPages(r.missingPages());
+                .setMissingPages(r.missingPages()).setPlacedBatches(wrap(r.placedBatches()));
         for (PageTransfer.RegionBitmap b : r.regions()) {
             p.addRegions(dev.livemig.proto.v1.RegionBitmap.newBuilder().setRegionName(b.regionName())
                     .setStartAddress(b.startAddress()).setPageSizeBytes(b.pageSizeBytes())

@@ -26,6 +26,7 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.function.Function;
 
@@ -147,6 +148,7 @@ public final class PageTransferService extends PageTransferGrpc.PageTransferImpl
         private final Function<IncomingMigration, MessageSink<T>> open;
         private final Function<P, T> decode;
         private MessageSink<T> engine;
+        private String boundId;
         private boolean failed;
 
         Bound(StreamObserver<?> out, String headerId, Function<P, String> idOf,
@@ -163,6 +165,7 @@ public final class PageTransferService extends PageTransferGrpc.PageTransferImpl
         private void bind(String id) {
             try {
                 engine = open.apply(find(id));
+                boundId = id;
             } catch (RuntimeException e) {
                 failed = true;
                 out.onError(toStatus(e));
@@ -180,16 +183,19 @@ public final class PageTransferService extends PageTransferGrpc.PageTransferImpl
                     return;
                 }
             }
-            T decoded;
             try {
-                decoded = decode.apply(message);
+                String id = idOf.apply(message);
+                if (!id.isEmpty() && !id.equals(boundId)) {
+                    throw new IllegalArgumentException("message for migration " + id + " on the stream of " + boundId);
+                }
+                engine.onNext(decode.apply(message));
             } catch (RuntimeException e) {
+                // a malformed message, or one the engine refused before changing anything:
+                // the stream ends, and the engine hears why (an IllegalArgumentException, not a broken connection)
                 failed = true;
                 engine.onError(e);
                 out.onError(toStatus(e));
-                return;
             }
-            engine.onNext(decoded);
         }
 
         @Override
@@ -230,28 +236,41 @@ public final class PageTransferService extends PageTransferGrpc.PageTransferImpl
         return id;
     }
 
-    /** The engine's answers onto a response stream; gRPC's observers are not thread-safe. */
+    /**
+     * The engine's answers onto a response stream; gRPC's observers are not thread-safe.
+     * Once the call is cancelled (the connection broke) answers go nowhere instead of
+     * throwing into the engine's thread (grpc-java throws from onNext on a cancelled call
+     * unless a cancel handler is set): the engine hears of the break on the request side.
+     */
     private static <T, P> MessageSink<T> sink(StreamObserver<P> out, Function<T, P> encode) {
+        ServerCallStreamObserver<P> call = (ServerCallStreamObserver<P>) out;
+        call.setOnCancelHandler(() -> { });
         return new MessageSink<>() {
             @Override
             public void onNext(T message) {
                 P p = encode.apply(message);
                 synchronized (out) {
-                    out.onNext(p);
+                    if (!call.isCancelled()) {
+                        out.onNext(p);
+                    }
                 }
             }
 
             @Override
             public void onCompleted() {
                 synchronized (out) {
-                    out.onCompleted();
+                    if (!call.isCancelled()) {
+                        out.onCompleted();
+                    }
                 }
             }
 
             @Override
             public void onError(Throwable t) {
                 synchronized (out) {
-                    out.onError(toStatus(t));
+                    if (!call.isCancelled()) {
+                        out.onError(toStatus(t));
+                    }
                 }
             }
         };

@@ -20,7 +20,6 @@ import dev.livemig.migration.transport.FaultInjectingPageChannel;
 import dev.livemig.migration.transport.FaultInjectingPageChannel.Fault;
 import dev.livemig.migration.transport.FaultInjectingPageChannel.MessageType;
 import dev.livemig.migration.transport.FaultInjectingPageChannel.Rule;
-import dev.livemig.migration.transport.InMemoryPageChannel;
 import dev.livemig.migration.transport.PageChannel;
 import dev.livemig.migration.transport.PageTransfer.RegionChecksums;
 import dev.livemig.mm.Kernel;
@@ -33,13 +32,14 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Issue 5's faults, injected into the page channel in one JVM: a target that dies or a
+ * Issue 5's faults, injected into the page channel over any transport (a subclass says
+ * how a source reaches an {@link IncomingMigration}, as in {@link AbstractMigrationE2ETest}): a target that dies or a
  * connection that breaks during pre-copy fails the migration and leaves the source guest
  * running with its memory as it was; a connection lost during post-copy pauses both sides
  * until the source reconnects; a damaged page is caught by its checksum and sent again;
  * duplicated and reordered batches leave the result intact.
  */
-class MigrationFaultsTest {
+public abstract class AbstractMigrationFaultsTest {
     private static final long MIB = 1 << 20;
     private static final long TIMEOUT_MS = 60_000;
     private static final AtomicInteger IDS = new AtomicInteger();
@@ -48,8 +48,14 @@ class MigrationFaultsTest {
     private final List<AutoCloseable> closeLater = new ArrayList<>();
     private Guest source;
 
+    /**
+     * A channel from the source to {@code target} over the transport under test; a second
+     * call for the same target is a new connection to the same node (post-copy recovery).
+     */
+    protected abstract PageChannel connect(IncomingMigration target);
+
     @AfterEach
-    void tearDown() throws Exception {
+    protected void tearDown() throws Exception {
         for (int i = closeLater.size() - 1; i >= 0; i--) {
             closeLater.get(i).close();
         }
@@ -88,7 +94,7 @@ class MigrationFaultsTest {
     }
 
     private FaultInjectingPageChannel faulty(IncomingMigration target) {
-        FaultInjectingPageChannel ch = new FaultInjectingPageChannel(new InMemoryPageChannel(target));
+        FaultInjectingPageChannel ch = new FaultInjectingPageChannel(connect(target));
         closeLater.add(ch);
         return ch;
     }
@@ -148,7 +154,7 @@ class MigrationFaultsTest {
     /** After a failed migration the same source guest goes to a fresh target, and it verifies. */
     private void migrateToAFreshTarget() throws InterruptedException {
         IncomingMigration fresh = newTarget();
-        InMemoryPageChannel ch = new InMemoryPageChannel(fresh);
+        PageChannel ch = connect(fresh);
         closeLater.add(ch);
         OutgoingMigration m = migration(ch, precopy());
         m.start();
@@ -193,6 +199,58 @@ class MigrationFaultsTest {
     }
 
     @Test
+    void connectionLostTwiceDuringPrecopy_withRetries_reconnectsAndVerifies() throws Exception {
+        startSource(guest().workload(Workload.HOTSET).hotSet(0.1, 0.9).writeRatePagesPerS(8000).build());
+        IncomingMigration target = newTarget();
+        FaultInjectingPageChannel first = faulty(target).inject(Rule.at(MessageType.PAGE_BATCH, 6, Fault.DISCONNECT));
+        // the first reconnect breaks again after 5 batches, the second one holds
+        List<PageChannel> redials = new ArrayList<>();
+        OutgoingMigration m = migration(first, precopy().withBandwidthLimitBytesPerS(32 * MIB).withPrecopyRetries(3));
+        m.setRedial(() -> {
+            PageChannel ch = redials.isEmpty()
+                    ? faulty(target).inject(Rule.at(MessageType.PAGE_BATCH, 5, Fault.DISCONNECT))
+                    : connect(target);
+            closeLater.add(ch);
+            redials.add(ch);
+            return ch;
+        });
+        m.start();
+        assertEquals(MigrationState.COMPLETED, m.awaitFinal(TIMEOUT_MS), m::error);
+        assertVerified(m, target);
+        assertEquals(1, first.injected(Fault.DISCONNECT));
+        assertEquals(1, ((FaultInjectingPageChannel) redials.get(0)).injected(Fault.DISCONNECT));
+        assertEquals(2, redials.size(), "one new connection per break");
+        List<String> reconnects = m.info().stateChanges().stream().map(c -> c.reason())
+                .filter(r -> r.startsWith("page stream reconnected")).toList();
+        assertEquals(2, reconnects.size(), reconnects::toString);
+        assertTrue(reconnects.get(0).contains("attempt 1 of 3"), reconnects.get(0));
+        assertEquals(IncomingMigration.State.COMPLETED, target.state());
+    }
+
+    @Test
+    void connectionLostDuringPrecopy_retriesExhausted_bothSidesFailCleanly() throws Exception {
+        startSource(readOnlyGuest());
+        long[] before = flatten(PageChecksums.of(source.mm(), source.layout()));
+        IncomingMigration target = newTarget();
+        FaultInjectingPageChannel ch = faulty(target).inject(Rule.at(MessageType.PAGE_BATCH, 6, Fault.DISCONNECT));
+        OutgoingMigration m = migration(ch, precopy().withPrecopyRetries(2).withReconnectTimeoutMs(500));
+        AtomicInteger dials = new AtomicInteger();
+        m.setRedial(() -> {
+            dials.incrementAndGet();
+            return ch; // the connection stays down: every call on it fails
+        });
+        m.start();
+        assertEquals(MigrationState.FAILED, m.awaitFinal(TIMEOUT_MS));
+        assertTrue(m.error().contains("2 reconnect attempts failed"), m.error());
+        assertEquals(2, dials.get());
+        assertSourceRunsIntact(before);
+        // the target kept the half-received guest for the reconnect timeout, then dropped it
+        assertEquals(IncomingMigration.State.FAILED, target.awaitFinal(10_000));
+        assertTrue(target.error().contains("did not reconnect within 500 ms"), target.error());
+        migrateToAFreshTarget();
+    }
+
+    @Test
     void aLostBatch_failsTheSwitchoverCleanly() throws Exception {
         startSource(readOnlyGuest());
         long[] before = flatten(PageChecksums.of(source.mm(), source.layout()));
@@ -225,12 +283,13 @@ class MigrationFaultsTest {
         assertTrue(Long.parseLong(said.group(1)) > 0, "the target says which pages it still lacks");
         long accesses = target.guest().accessesDone();
         Thread.sleep(50); // the guest runs into missing pages meanwhile; those vCPUs wait
-        InMemoryPageChannel fresh = new InMemoryPageChannel(target);
+        PageChannel fresh = connect(target);
         closeLater.add(fresh);
         m.recoverPostcopy(fresh);
         assertEquals(MigrationState.COMPLETED, m.awaitFinal(TIMEOUT_MS), m::error);
         assertVerified(m, target);
-        assertTrue(target.guest().accessesDone() > accesses, "the target guest made progress");
+        // its vCPUs that waited on missing pages were woken: the guest goes on
+        waitUntil(() -> target.guest().accessesDone() > accesses, "the target guest makes progress");
         assertTrue(m.info().stateChanges().stream().anyMatch(c -> c.reason().startsWith("paused:")));
         assertTrue(m.info().stateChanges().stream().anyMatch(c -> c.reason().startsWith("recovered")));
     }
