@@ -14,6 +14,8 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -67,8 +69,20 @@ public final class MigrationBench implements Callable<Integer> {
             description = "Largest guest of the scaling scenario; 8192 runs only if free memory allows (default: ${DEFAULT-VALUE}).")
     long maxSizeMib;
 
+    @Option(names = "--batch-pages", defaultValue = "0",
+            description = "Pages per PageBatch in the throughput scenario; 0: the engine default (default: ${DEFAULT-VALUE}).")
+    int batchPages;
+
+    @Option(names = "--warmup-mib", defaultValue = "256",
+            description = "Each fresh node pair first migrates an idle guest of this size, so that the measured "
+                    + "migration runs JIT-compiled code; 0: none (default: ${DEFAULT-VALUE}).")
+    long warmupMib;
+
     @Option(names = "--node-heap", defaultValue = "1g", description = "-Xmx of each node (default: ${DEFAULT-VALUE}).")
     String nodeHeap;
+
+    @Option(names = "--node-jvm-arg", description = "Extra JVM option of each node, e.g. a JFR recording (repeatable).")
+    List<String> nodeJvmArgs = new ArrayList<>();
 
     @Option(names = "--logs", defaultValue = "target/e2e-logs", description = "Node logs (default: ${DEFAULT-VALUE}).")
     Path logs;
@@ -125,8 +139,21 @@ public final class MigrationBench implements Callable<Integer> {
         return 0;
     }
 
+    /** A fresh target and source node, warmed up by one migration of an idle guest. */
     Nodes nodes() throws IOException, InterruptedException {
-        return Nodes.start(logs, nodeHeap);
+        Nodes n = Nodes.start(logs, nodeHeap, nodeJvmArgs);
+        if (warmupMib > 0) {
+            try {
+                migrate(n, GuestSpec.newBuilder().setSizeBytes(warmupMib * MIB)
+                        .setWorkload(dev.livemig.proto.v1.Workload.WORKLOAD_IDLE).setSeed(7).build(),
+                        MigrationParameters.newBuilder()
+                                .setMode(dev.livemig.proto.v1.MigrationMode.MIGRATION_MODE_PRECOPY).build());
+            } catch (RuntimeException e) {
+                n.close();
+                throw e;
+            }
+        }
+        return n;
     }
 
     /** Creates the guest, migrates it and returns the final info (throws unless COMPLETED when {@code mustComplete}). */

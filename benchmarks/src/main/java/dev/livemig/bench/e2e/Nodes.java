@@ -40,15 +40,15 @@ final class Nodes implements AutoCloseable {
     }
 
     /** Starts both nodes, each with {@code heap} as -Xmx (guest memory is off-heap). */
-    static Nodes start(Path logs, String heap) throws IOException, InterruptedException {
+    static Nodes start(Path logs, String heap, List<String> jvmArgs) throws IOException, InterruptedException {
         Files.createDirectories(logs);
         Path tlog = logs.resolve("target-node.log");
         Path slog = logs.resolve("source-node.log");
-        Process t = launch(heap, tlog, TargetNodeMain.class.getName(), "--host", "127.0.0.1", "--port", "0");
+        Process t = launch(heap, jvmArgs, tlog, TargetNodeMain.class.getName(), "--host", "127.0.0.1", "--port", "0");
         Process s = null;
         try {
             int tp = awaitPort(t, tlog);
-            s = launch(heap, slog, SourceNodeMain.class.getName(), "--host", "127.0.0.1", "--port", "0");
+            s = launch(heap, jvmArgs, slog, SourceNodeMain.class.getName(), "--host", "127.0.0.1", "--port", "0");
             return new Nodes(t, tp, s, awaitPort(s, slog));
         } catch (IOException | InterruptedException | RuntimeException e) {
             t.destroyForcibly();
@@ -59,11 +59,13 @@ final class Nodes implements AutoCloseable {
         }
     }
 
-    /** {@code java -Xmx<heap> -cp <this class path> main args...}, output to {@code log}. */
-    static Process launch(String heap, Path log, String main, String... args) throws IOException {
+    /** {@code java -Xmx<heap> jvmArgs... -cp <this class path> main args...}, output to {@code log}. */
+    static Process launch(String heap, List<String> jvmArgs, Path log, String main, String... args)
+            throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx" + heap, "-XX:+UseParallelGC", "-cp",
-                System.getProperty("java.class.path"), main));
+        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx" + heap));
+        cmd.addAll(jvmArgs);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), main));
         cmd.addAll(List.of(args));
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }

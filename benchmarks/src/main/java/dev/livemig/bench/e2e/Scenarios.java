@@ -62,7 +62,8 @@ final class Scenarios {
             RoundRecord r0;
             try (Nodes n = b.nodes()) {
                 MigrationInfo info = MigrationBench.migrate(n, guest(size, Workload.WORKLOAD_IDLE, 0, 1).build(),
-                        MigrationParameters.newBuilder().setMode(MigrationMode.MIGRATION_MODE_PRECOPY).build());
+                        MigrationParameters.newBuilder().setMode(MigrationMode.MIGRATION_MODE_PRECOPY)
+                                .setBatchPages(b.batchPages).build());
                 r0 = info.getRounds(0);
             }
             grpc[i] = r0.getBandwidthBytesPerS();
@@ -79,10 +80,10 @@ final class Scenarios {
         Files.createDirectories(b.logs);
         Path rlog = b.logs.resolve("raw-tcp-receiver.log");
         Path slog = b.logs.resolve("raw-tcp-sender.log");
-        Process receiver = Nodes.launch("256m", rlog, RawTcp.class.getName(), "receive");
+        Process receiver = Nodes.launch("256m", List.of(), rlog, RawTcp.class.getName(), "receive");
         try {
             int port = Nodes.awaitPort(receiver, rlog);
-            Process sender = Nodes.launch("256m", slog, RawTcp.class.getName(), "send", Integer.toString(port),
+            Process sender = Nodes.launch("256m", List.of(), slog, RawTcp.class.getName(), "send", Integer.toString(port),
                     Long.toString(bytes));
             if (!sender.waitFor(600, TimeUnit.SECONDS) || sender.exitValue() != 0) {
                 sender.destroyForcibly();
