@@ -31,7 +31,7 @@ public final class TargetNode implements AutoCloseable {
      * requests ahead (PageTransferService.PUSH_PREFETCH_BATCHES, about 1 MiB each), so that
      * the source can keep them in flight; gRPC's 1 MiB default holds less than one batch.
      */
-    public static final int PUSH_FLOW_CONTROL_WINDOW_BYTES = 16 << 20;
+    public static final int PUSH_FLOW_CONTROL_WINDOW_BYTES = 8 << 20;
 
     private final IncomingMigrations migrations;
     private final HealthStatusManager health = new HealthStatusManager();

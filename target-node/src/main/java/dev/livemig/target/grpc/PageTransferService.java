@@ -141,7 +141,7 @@ public final class PageTransferService extends PageTransferGrpc.PageTransferImpl
     }
 
     /** PushPages messages requested ahead of the one being installed (about 1 MiB each). */
-    static final int PUSH_PREFETCH_BATCHES = 8;
+    static final int PUSH_PREFETCH_BATCHES = 4;
 
     /** Bound by the PostcopyStart the source sends first. */
     @Override
