@@ -1,6 +1,5 @@
 package dev.livemig.bench.e2e;
 
-import dev.livemig.proto.v1.CancelRequest;
 import dev.livemig.proto.v1.CreateGuestRequest;
 import dev.livemig.proto.v1.GetInfoRequest;
 import dev.livemig.proto.v1.GuestSpec;
@@ -173,10 +172,6 @@ public final class MigrationBench implements Callable<Integer> {
             throw new IllegalStateException("migration " + id + " ended " + info.getState() + ": " + info.getError());
         }
         return info;
-    }
-
-    static void cancel(Nodes n, String id) {
-        n.control(60).cancel(CancelRequest.newBuilder().setMigrationId(id).setReason("benchmark done").build());
     }
 
     static String fmt(String pattern, Object... args) {
