@@ -77,6 +77,14 @@ public final class MigrationBench implements Callable<Integer> {
                     + "migration runs JIT-compiled code; 0: none (default: ${DEFAULT-VALUE}).")
     long warmupMib;
 
+    @Option(names = "--sizes-mib", split = ",", defaultValue = "256,512,1024,2048,4096,8192",
+            description = "Guest sizes of the scaling scenario; sizes over --max-size-mib are left out (default: ${DEFAULT-VALUE}).")
+    List<Long> sizesMib;
+
+    @Option(names = "--rate-sweep", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Run the scaling scenario's dirty-rate sweep (default: ${DEFAULT-VALUE}).")
+    boolean rateSweep;
+
     @Option(names = "--node-heap", defaultValue = "1g", description = "-Xmx of each node (default: ${DEFAULT-VALUE}).")
     String nodeHeap;
 

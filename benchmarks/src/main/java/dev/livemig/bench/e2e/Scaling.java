@@ -51,17 +51,19 @@ final class Scaling {
     }
 
     void run() throws Exception {
-        List<Long> sizes = new ArrayList<>(List.of(256 * MIB, 512 * MIB, GIB, 2 * GIB, 4 * GIB));
         long avail = MigrationBench.memAvailableBytes();
-        // two copies of the guest (source and target) plus the nodes' heaps and a margin for the others
-        boolean eight = b.maxSizeMib >= 8192 && avail >= 2 * 8 * GIB + 4 * GIB;
-        if (eight) {
-            sizes.add(8 * GIB);
+        List<Long> sizes = new ArrayList<>();
+        List<Long> skipped = new ArrayList<>();
+        for (long mib : b.sizesMib) {
+            // two copies of the guest (source and target), the nodes' overhead, and room for the others
+            boolean fits = mib <= b.maxSizeMib && (mib < 8192 || avail >= 2 * mib * MIB + 4 * GIB);
+            (fits ? sizes : skipped).add(mib * MIB);
         }
         System.out.printf("## Scaling with guest size: hot set 10 %% taking 90 %% of the writes at %d pages/s "
                 + "(50 MB/s), 2 vCPUs, pre-copy, limit 300 ms%n%n", SIZE_SWEEP_RATE);
-        System.out.println(fmt("MemAvailable at the start: %.1f GiB; 8 GiB guest %s.%n", avail / (double) GIB,
-                eight ? "included" : "left out (needs --max-size-mib 8192 and 20 GiB available)"));
+        System.out.println(fmt("MemAvailable at the start: %.1f GiB; left out: %s (over --max-size-mib %d, or 8 GiB "
+                + "and more without twice the guest plus 4 GiB available).%n", avail / (double) GIB,
+                skipped.isEmpty() ? "none" : skipped.stream().map(x -> x / MIB + " MiB").toList(), b.maxSizeMib));
         System.out.println("| guest | rounds | round 0 | round 0 scan | later rounds (mean) | scan per later round | total | downtime | source peak RSS | target peak RSS | RSS − guest (source) |");
         System.out.println("|---|---|---|---|---|---|---|---|---|---|---|");
         List<Row> bySize = new ArrayList<>();
@@ -77,6 +79,9 @@ final class Scaling {
                     row.sourceRss / MIB, row.targetRss / MIB, (row.sourceRss - size) / MIB));
         }
         System.out.println();
+        if (!b.rateSweep) {
+            return;
+        }
         long size = GIB;
         System.out.println("## Scaling with dirty rate: 1 GiB guest, hot set 25 % taking every write, 2 vCPUs, "
                 + "pre-copy, limit 300 ms");

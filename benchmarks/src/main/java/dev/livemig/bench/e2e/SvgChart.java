@@ -115,7 +115,7 @@ final class SvgChart {
     }
 
     private static String label(double v) {
-        return v == Math.rint(v) ? fmt("%.0f", v) : fmt("%.2g", v);
+        return v == Math.rint(v) ? fmt("%.0f", v) : fmt("%.3g", v);
     }
 
     private static String esc(String t) {
