@@ -163,7 +163,7 @@ public final class MigrationBench implements Callable<Integer> {
         return n;
     }
 
-    /** Creates the guest, migrates it and returns the final info (throws unless COMPLETED when {@code mustComplete}). */
+    /** Creates the guest, migrates it and returns the final info (throws if the migration failed). */
     static MigrationInfo migrate(Nodes n, GuestSpec spec, MigrationParameters params) {
         String guest = n.control(600).createGuest(CreateGuestRequest.newBuilder().setSpec(spec).build()).getGuestId();
         String id = n.control(60).startMigration(StartMigrationRequest.newBuilder().setGuestId(guest)
