@@ -55,6 +55,8 @@ public final class UserfaultfdCtx {
     private int mmapChanging;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
+    /** Bumped with every signal of {@link #changed}, so that a spinning waiter sees it without the lock. */
+    private volatile int changes;
     private final ArrayDeque<UffdWaiter> faultPending = new ArrayDeque<>();
     private final List<UffdWaiter> faultWaiting = new ArrayList<>();
     private final ArrayDeque<UffdWaiter> events = new ArrayDeque<>();
@@ -375,7 +377,7 @@ public final class UserfaultfdCtx {
         lock.lock();
         try {
             faultPending.add(w);
-            changed.signalAll();
+            signalChanged();
         } finally {
             lock.unlock();
         }
@@ -408,7 +410,7 @@ public final class UserfaultfdCtx {
         try {
             if (!released) {
                 events.add(w);
-                changed.signalAll();
+                signalChanged();
             } else {
                 w.woken = true;
             }
@@ -420,7 +422,33 @@ public final class UserfaultfdCtx {
         mmapChanging(-1);
     }
 
+    /**
+     * How long a faulting thread, or a monitor in read(), polls before it parks. A park and
+     * unpark of a Java thread costs tens of microseconds when the other core is idle (a
+     * wake-up IPI in a VM), several times the kernel's own context switch, and a fault round
+     * trip is two of them; the monitor's answer usually comes well within this.
+     */
+    static final long SPIN_NANOS = 50_000;
+
+    /** Under {@link #lock}. */
+    private void signalChanged() {
+        changes++;
+        changed.signalAll();
+    }
+
+    /** Polls, without the lock, until {@link #changes} moves past {@code seen}, the context is released or {@code nanos} pass. */
+    private void spinForChange(int seen, long nanos) {
+        long end = System.nanoTime() + nanos;
+        while (changes == seen && !released && System.nanoTime() < end) {
+            Thread.onSpinWait();
+        }
+    }
+
     void awaitWaiter(UffdWaiter w) {
+        long end = System.nanoTime() + SPIN_NANOS;
+        while (!w.woken && !released && System.nanoTime() < end) {
+            Thread.onSpinWait();
+        }
         lock.lock();
         try {
             while (!w.woken && !released) {
@@ -450,7 +478,7 @@ public final class UserfaultfdCtx {
                     it.remove();
                 }
             }
-            changed.signalAll();
+            signalChanged();
         } finally {
             lock.unlock();
         }
@@ -465,6 +493,7 @@ public final class UserfaultfdCtx {
         lock.lock();
         try {
             long deadline = System.nanoTime() + timeoutNanos;
+            boolean spin = true;
             while (true) {
                 UffdWaiter w = faultPending.poll();
                 if (w != null) {
@@ -474,12 +503,23 @@ public final class UserfaultfdCtx {
                 w = events.poll();
                 if (w != null) {
                     w.woken = true;
-                    changed.signalAll();
+                    signalChanged();
                     return w.msg;
                 }
                 long left = deadline - System.nanoTime();
                 if (left <= 0 || released) {
                     return null;
+                }
+                if (spin) {
+                    spin = false;
+                    int seen = changes;
+                    lock.unlock();
+                    try {
+                        spinForChange(seen, Math.min(left, SPIN_NANOS));
+                    } finally {
+                        lock.lock();
+                    }
+                    continue;
                 }
                 try {
                     changed.awaitNanos(left);
@@ -536,7 +576,7 @@ public final class UserfaultfdCtx {
             faultPending.clear();
             faultWaiting.clear();
             events.clear();
-            changed.signalAll();
+            signalChanged();
         } finally {
             lock.unlock();
         }
