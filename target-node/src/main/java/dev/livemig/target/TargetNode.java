@@ -26,6 +26,13 @@ public final class TargetNode implements AutoCloseable {
      */
     public static final int MAX_INBOUND_MESSAGE_BYTES = 544 << 20;
 
+    /**
+     * HTTP/2 flow-control window of a Netty target: twice the PushPages batches the service
+     * requests ahead (PageTransferService.PUSH_PREFETCH_BATCHES, about 1 MiB each), so that
+     * the source can keep them in flight; gRPC's 1 MiB default holds less than one batch.
+     */
+    public static final int PUSH_FLOW_CONTROL_WINDOW_BYTES = 8 << 20;
+
     private final IncomingMigrations migrations;
     private final HealthStatusManager health = new HealthStatusManager();
     private final Server server;

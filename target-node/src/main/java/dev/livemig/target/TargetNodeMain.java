@@ -26,7 +26,9 @@ public final class TargetNodeMain implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Kernel kernel = new Kernel(new Kernel.Config().softDirty(true).nrHugepages(hugepages));
-        TargetNode node = new TargetNode(NettyServerBuilder.forAddress(new InetSocketAddress(host, port)),
+        // an HTTP/2 window that holds the PushPages batches the service requests ahead
+        TargetNode node = new TargetNode(NettyServerBuilder.forAddress(new InetSocketAddress(host, port))
+                        .flowControlWindow(TargetNode.PUSH_FLOW_CONTROL_WINDOW_BYTES),
                 () -> new IncomingMigration(kernel)).start();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             node.close();

@@ -7,7 +7,8 @@ package dev.livemig.mm.uffd;
 public final class UffdWaiter {
     final UserfaultfdCtx ctx;
     final UffdMsg msg;
-    boolean woken;
+    /** Set under the context's lock; volatile for the waiter's lock-free poll before it parks. */
+    volatile boolean woken;
 
     UffdWaiter(UserfaultfdCtx ctx, UffdMsg msg) {
         this.ctx = ctx;

@@ -48,15 +48,28 @@ public final class GrpcPageChannel implements PageChannel {
 
     private final PageTransferGrpc.PageTransferBlockingStub blocking;
     private final PageTransferGrpc.PageTransferStub async;
+    private final PageTransferGrpc.PageTransferStub postcopyAsync;
     private final Runnable onClose;
     private volatile String migrationId;
 
     /** A channel over {@code channel}; {@code onClose} releases whatever the caller wants released with it. */
     public GrpcPageChannel(Channel channel, Runnable onClose) {
+        this(channel, channel, onClose);
+    }
+
+    /**
+     * As above, with the Postcopy stream on {@code postcopyChannel}: given a connection of
+     * its own (QEMU's postcopy-preempt channel), a page a vCPU waits for does not queue in
+     * the socket behind the background push's batches.
+     */
+    public GrpcPageChannel(Channel channel, Channel postcopyChannel, Runnable onClose) {
         this.blocking = PageTransferGrpc.newBlockingStub(channel)
                 .withMaxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES)
                 .withMaxOutboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES);
         this.async = PageTransferGrpc.newStub(channel)
+                .withMaxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES)
+                .withMaxOutboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES);
+        this.postcopyAsync = postcopyChannel == channel ? async : PageTransferGrpc.newStub(postcopyChannel)
                 .withMaxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES)
                 .withMaxOutboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES);
         this.onClose = onClose;
@@ -100,7 +113,7 @@ public final class GrpcPageChannel implements PageChannel {
     @Override
     public MessageSink<PostcopySourceMessage> postcopy(MessageSink<PostcopyTargetMessage> fromTarget) {
         StreamObserver<dev.livemig.proto.v1.PostcopySourceMessage> toTarget =
-                detached(() -> async.postcopy(observer(fromTarget, PageTransferCodec::postcopyTarget)));
+                detached(() -> postcopyAsync.postcopy(observer(fromTarget, PageTransferCodec::postcopyTarget)));
         return new MessageSink<>() {
             @Override
             public void onNext(PostcopySourceMessage m) {

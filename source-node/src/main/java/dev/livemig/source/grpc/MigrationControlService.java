@@ -3,6 +3,7 @@ package dev.livemig.source.grpc;
 import com.google.protobuf.FieldMask;
 import com.google.protobuf.util.FieldMaskUtil;
 import dev.livemig.migration.MigrationControl.DirtyTrackerKind;
+import dev.livemig.migration.MigrationControl.MigrationMode;
 import dev.livemig.migration.MigrationControl.MigrationParameters;
 import dev.livemig.migration.MigrationControl.MigrationState;
 import dev.livemig.migration.MigrationControl.ProgressListener;
@@ -192,9 +193,15 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
                             + busy.id()).asRuntimeException();
                 }
                 ManagedChannel channel = node.dial(request.getTargetAddress());
+                // post-copy page requests get a connection of their own (QEMU's preempt channel)
+                ManagedChannel preempt = p.mode() == MigrationMode.PRECOPY
+                        ? channel : node.dial(request.getTargetAddress());
                 String id = "mig-" + UUID.randomUUID().toString().substring(0, 8);
                 m = new OutgoingMigration(id, request.getGuestId(), request.getTargetAddress(), g,
-                        new GrpcPageChannel(channel, channel::shutdown), p);
+                        new GrpcPageChannel(channel, preempt, () -> {
+                            channel.shutdown();
+                            preempt.shutdown();
+                        }), p);
                 node.addMigration(m);
                 String address = request.getTargetAddress();
                 PostcopyReconnector r = new PostcopyReconnector(m, () -> node.dial(address));
@@ -205,6 +212,7 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
                     public void onStateChange(StateChange c) {
                         if (c.toState().isFinal()) {
                             channel.shutdown(); // graceful: calls in flight finish
+                            preempt.shutdown();
                         }
                     }
                 });

@@ -118,16 +118,30 @@ public final class PageTransferService extends PageTransferGrpc.PageTransferImpl
 
     /**
      * Bound to its migration by the id header at once, or else by the first batch. The
-     * engine's sink is called on gRPC's thread for this call, one message at a time; gRPC
-     * asks for the next message only when onNext returns, so a slow install slows the
-     * source down through HTTP/2 flow control.
+     * engine's sink is called on gRPC's thread for this call, one message at a time. The
+     * call keeps {@link #PUSH_PREFETCH_BATCHES} messages requested rather than gRPC's one,
+     * and asks for one more as each onNext returns: the transport deframes the next
+     * batches while the engine installs this one, instead of a round trip between the
+     * application and transport threads per batch. A slow install still slows the source
+     * down through HTTP/2 flow control, a few batches later.
      */
     @Override
     public StreamObserver<PageBatch> pushPages(StreamObserver<PushPagesAck> out) {
         MessageSink<PageTransfer.PushPagesAck> ack = sink(out, PageTransferCodec::pushPagesAck);
-        return new Bound<>(out, MIGRATION_ID.get(), PageBatch::getMigrationId,
-                m -> m.pushPages(ack), PageTransferCodec::pageBatch);
+        Runnable next = () -> { };
+        if (out instanceof ServerCallStreamObserver<PushPagesAck> call) {
+            call.disableAutoRequest();
+            call.request(PUSH_PREFETCH_BATCHES);
+            next = () -> call.request(1);
+        }
+        Bound<PageBatch, PageTransfer.PageBatch> bound = new Bound<>(out, MIGRATION_ID.get(),
+                PageBatch::getMigrationId, m -> m.pushPages(ack), PageTransferCodec::pageBatch);
+        bound.afterMessage = next;
+        return bound;
     }
+
+    /** PushPages messages requested ahead of the one being installed (about 1 MiB each). */
+    static final int PUSH_PREFETCH_BATCHES = 4;
 
     /** Bound by the PostcopyStart the source sends first. */
     @Override
@@ -150,6 +164,8 @@ public final class PageTransferService extends PageTransferGrpc.PageTransferImpl
         private MessageSink<T> engine;
         private String boundId;
         private boolean failed;
+        /** Requests the next message when the call does not do so by itself. */
+        Runnable afterMessage = () -> { };
 
         Bound(StreamObserver<?> out, String headerId, Function<P, String> idOf,
               Function<IncomingMigration, MessageSink<T>> open, Function<P, T> decode) {
@@ -189,6 +205,7 @@ public final class PageTransferService extends PageTransferGrpc.PageTransferImpl
                     throw new IllegalArgumentException("message for migration " + id + " on the stream of " + boundId);
                 }
                 engine.onNext(decode.apply(message));
+                afterMessage.run();
             } catch (RuntimeException e) {
                 // a malformed message, or one the engine refused before changing anything:
                 // the stream ends, and the engine hears why (an IllegalArgumentException, not a broken connection)

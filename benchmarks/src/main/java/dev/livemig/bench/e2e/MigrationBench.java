@@ -1,0 +1,205 @@
+package dev.livemig.bench.e2e;
+
+import dev.livemig.proto.v1.CreateGuestRequest;
+import dev.livemig.proto.v1.GetInfoRequest;
+import dev.livemig.proto.v1.GuestSpec;
+import dev.livemig.proto.v1.MigrationInfo;
+import dev.livemig.proto.v1.MigrationParameters;
+import dev.livemig.proto.v1.MigrationState;
+import dev.livemig.proto.v1.StartMigrationRequest;
+import dev.livemig.proto.v1.WatchRequest;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The end-to-end migration benchmark: every scenario starts real node processes on
+ * loopback (a target node and a source node per measurement) and drives them through
+ * MigrationControl, as migctl does. Results go to standard output as Markdown tables, the
+ * form docs/benchmarks.md quotes them in.
+ *
+ * <pre>
+ *   java -cp benchmarks/target/benchmarks.jar dev.livemig.bench.e2e.MigrationBench --scenario throughput
+ * </pre>
+ */
+@Command(name = "migration-bench", mixinStandardHelpOptions = true,
+        description = "End-to-end live-migration benchmarks between real node processes on loopback.")
+public final class MigrationBench implements Callable<Integer> {
+    static final long MIB = 1L << 20;
+    static final long GIB = 1L << 30;
+    static final long PAGE = 4096;
+
+    /** What each scenario measures (issue 6). */
+    enum Scenario {
+        /** Round 0 over gRPC vs raw TCP moving the same bytes. */
+        THROUGHPUT,
+        /** 4 GiB guest, 1 GiB hot set at 200 MB/s, 300 ms limit: downtime vs prediction. */
+        DOWNTIME,
+        /** Post-copy demand-fault latency under the background push. */
+        POSTCOPY,
+        /** WP_ASYNC vs sync uffd-wp vs soft-dirty on one workload. */
+        TRACKERS,
+        /** Round time and memory vs guest size and vs dirty rate, with a chart. */
+        SCALING,
+        ALL
+    }
+
+    @Option(names = "--scenario", required = true, description = "One of: ${COMPLETION-CANDIDATES}.",
+            converter = ScenarioConverter.class)
+    Scenario scenario;
+
+    @Option(names = "--repeat", defaultValue = "3", description = "Repetitions where a scenario takes a median (default: ${DEFAULT-VALUE}).")
+    int repeat;
+
+    @Option(names = "--size-mib", defaultValue = "1024",
+            description = "Guest size of the throughput and post-copy scenarios (default: ${DEFAULT-VALUE}).")
+    long sizeMib;
+
+    @Option(names = "--max-size-mib", defaultValue = "4096",
+            description = "Largest guest of the scaling scenario; 8192 runs only if free memory allows (default: ${DEFAULT-VALUE}).")
+    long maxSizeMib;
+
+    @Option(names = "--batch-pages", defaultValue = "0",
+            description = "Pages per PageBatch in the throughput scenario; 0: the engine default (default: ${DEFAULT-VALUE}).")
+    int batchPages;
+
+    @Option(names = "--warmup-mib", defaultValue = "256",
+            description = "Each fresh node pair first migrates an idle guest of this size, so that the measured "
+                    + "migration runs JIT-compiled code; 0: none (default: ${DEFAULT-VALUE}).")
+    long warmupMib;
+
+    @Option(names = "--sizes-mib", split = ",", defaultValue = "256,512,1024,2048,4096,8192",
+            description = "Guest sizes of the scaling scenario; sizes over --max-size-mib are left out (default: ${DEFAULT-VALUE}).")
+    List<Long> sizesMib;
+
+    @Option(names = "--rate-sweep", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Run the scaling scenario's dirty-rate sweep (default: ${DEFAULT-VALUE}).")
+    boolean rateSweep;
+
+    @Option(names = "--node-heap", defaultValue = "1g", description = "-Xmx of each node (default: ${DEFAULT-VALUE}).")
+    String nodeHeap;
+
+    @Option(names = "--node-jvm-arg", description = "Extra JVM option of each node, e.g. a JFR recording (repeatable).")
+    List<String> nodeJvmArgs = new ArrayList<>();
+
+    @Option(names = "--logs", defaultValue = "target/e2e-logs", description = "Node logs (default: ${DEFAULT-VALUE}).")
+    Path logs;
+
+    @Option(names = "--chart", defaultValue = "docs/benchmarks-scaling.svg",
+            description = "Where the scaling scenario writes its chart (default: ${DEFAULT-VALUE}).")
+    Path chart;
+
+    @Override
+    public Integer call() throws Exception {
+        System.out.printf(Locale.ROOT, "# MigrationBench %s, %s, JDK %s, %d cores, load average %s%n%n",
+                scenario.name().toLowerCase(Locale.ROOT), Instant.now(), System.getProperty("java.version"),
+                Runtime.getRuntime().availableProcessors(), loadAverage());
+        Scenarios s = new Scenarios(this);
+        switch (scenario) {
+            case THROUGHPUT -> s.throughput();
+            case DOWNTIME -> s.downtime();
+            case POSTCOPY -> s.postcopy();
+            case TRACKERS -> s.trackers();
+            case SCALING -> s.scaling();
+            case ALL -> {
+                s.throughput();
+                s.downtime();
+                s.postcopy();
+                s.trackers();
+                s.scaling();
+            }
+            default -> throw new IllegalStateException(scenario.name());
+        }
+        System.out.printf(Locale.ROOT, "%nload average at the end: %s%n", loadAverage());
+        return 0;
+    }
+
+    static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException e) {
+            return String.format(Locale.ROOT, "%.2f", ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+        }
+    }
+
+    /** MemAvailable of the machine, bytes. */
+    static long memAvailableBytes() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+                if (line.startsWith("MemAvailable:")) {
+                    return Long.parseLong(line.replaceAll("\\D+", "")) * 1024;
+                }
+            }
+        } catch (IOException e) {
+            return 0;
+        }
+        return 0;
+    }
+
+    /** A fresh target and source node, warmed up by one migration of an idle guest. */
+    Nodes nodes() throws IOException, InterruptedException {
+        Nodes n = Nodes.start(logs, nodeHeap, nodeJvmArgs);
+        if (warmupMib > 0) {
+            try {
+                migrate(n, GuestSpec.newBuilder().setSizeBytes(warmupMib * MIB)
+                        .setWorkload(dev.livemig.proto.v1.Workload.WORKLOAD_IDLE).setSeed(7).build(),
+                        MigrationParameters.newBuilder()
+                                .setMode(dev.livemig.proto.v1.MigrationMode.MIGRATION_MODE_PRECOPY).build());
+            } catch (RuntimeException e) {
+                n.close();
+                throw e;
+            }
+        }
+        return n;
+    }
+
+    /** Creates the guest, migrates it and returns the final info (throws if the migration failed). */
+    static MigrationInfo migrate(Nodes n, GuestSpec spec, MigrationParameters params) {
+        String guest = n.control(600).createGuest(CreateGuestRequest.newBuilder().setSpec(spec).build()).getGuestId();
+        String id = n.control(60).startMigration(StartMigrationRequest.newBuilder().setGuestId(guest)
+                .setTargetAddress(n.targetAddress()).setParameters(params).build()).getMigrationId();
+        return awaitEnd(n, id);
+    }
+
+    /** Follows a migration with Watch until its final state, then reads its info. */
+    static MigrationInfo awaitEnd(Nodes n, String id) {
+        n.control(1800).watch(WatchRequest.newBuilder().setMigrationId(id).build()).forEachRemaining(e -> { });
+        MigrationInfo info = n.control(60).getInfo(GetInfoRequest.newBuilder().setMigrationId(id).build());
+        if (info.getState() != MigrationState.MIGRATION_STATE_COMPLETED
+                && info.getState() != MigrationState.MIGRATION_STATE_CANCELLED) {
+            throw new IllegalStateException("migration " + id + " ended " + info.getState() + ": " + info.getError());
+        }
+        return info;
+    }
+
+    static String fmt(String pattern, Object... args) {
+        return String.format(Locale.ROOT, pattern, args);
+    }
+
+    static double median(double[] v) {
+        double[] s = v.clone();
+        java.util.Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    static final class ScenarioConverter implements CommandLine.ITypeConverter<Scenario> {
+        @Override
+        public Scenario convert(String value) {
+            return Scenario.valueOf(value.toUpperCase(Locale.ROOT));
+        }
+    }
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new MigrationBench()).execute(args));
+    }
+}
