@@ -37,6 +37,20 @@ public final class ParameterOptions {
             description = "HYBRID: switch to post-copy after N rounds at the latest.")
     Long postcopyAfterRounds;
 
+    @Option(names = "--batch-pages", paramLabel = "N", converter = Choices.Positive.class,
+            description = "4 KiB pages per message on the page stream (node default: 256).")
+    Long batchPages;
+
+    @Option(names = "--precopy-retries", paramLabel = "N", converter = Choices.NonNegative.class,
+            description = "Times a broken pre-copy connection is dialled again before the migration fails "
+                    + "(default: 0, fail at once). See docs/faults.md.")
+    Long precopyRetries;
+
+    @Option(names = "--reconnect-timeout-ms", paramLabel = "MS", converter = Choices.Positive.class,
+            description = "How long the source keeps redialling, and the target keeps a half-received guest "
+                    + "waiting (node default: 10000).")
+    Long reconnectTimeoutMs;
+
     @Option(names = "--manual-rounds", description = "Rounds advance only with 'migctl round'.")
     boolean manualRounds;
 
@@ -64,6 +78,15 @@ public final class ParameterOptions {
         }
         if (postcopyAfterRounds != null) {
             b.setPostcopyAfterRounds(Math.toIntExact(postcopyAfterRounds));
+        }
+        if (batchPages != null) {
+            b.setBatchPages(Math.toIntExact(batchPages));
+        }
+        if (precopyRetries != null) {
+            b.setPrecopyRetries(Math.toIntExact(precopyRetries));
+        }
+        if (reconnectTimeoutMs != null) {
+            b.setReconnectTimeoutMs(reconnectTimeoutMs);
         }
         return b.build();
     }

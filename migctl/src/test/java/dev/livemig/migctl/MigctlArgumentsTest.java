@@ -68,6 +68,13 @@ class MigctlArgumentsTest {
     }
 
     @Test
+    void negativeRetries_zeroReconnectTimeout_andZeroBatch_areRejected() {
+        assertTrue(usageError("migrate", "--precopy-retries", "-1").err().contains("--precopy-retries"));
+        assertTrue(usageError("migrate", "--reconnect-timeout-ms", "0").err().contains("--reconnect-timeout-ms"));
+        assertTrue(usageError("migrate", "--batch-pages", "0").err().contains("--batch-pages"));
+    }
+
+    @Test
     void fractionOutOfRange_isRejected() {
         assertTrue(usageError("guest", "start", "--hot-set-fraction", "1.5").err().contains("--hot-set-fraction"));
     }

@@ -28,11 +28,15 @@ class MigrateCommandTest {
                     "migrate", "--guest-mib", "16", "--workload", "hotset", "--dirty-rate", "20000",
                     "--mode", "hybrid", "--downtime-limit-ms", "1", "--postcopy-after-rounds", "3",
                     "--bandwidth-limit-mib", "32", "--target", "target:50052",
+                    "--batch-pages", "64", "--precopy-retries", "2", "--reconnect-timeout-ms", "5000",
                     "--report-dir", dir.toString());
             assertEquals(0, r.exit(), r::toString);
             MigrationInfo info = MigrationReport.parseJson(Files.readString(dir.resolve("report.json")));
             assertEquals(MigrationState.MIGRATION_STATE_COMPLETED, info.getState());
             assertEquals("target:50052", info.getTargetAddress(), "the --target address reaches the source");
+            assertEquals(64, info.getParameters().getBatchPages(), "--batch-pages reaches the source");
+            assertEquals(2, info.getParameters().getPrecopyRetries(), "--precopy-retries reaches the source");
+            assertEquals(5000, info.getParameters().getReconnectTimeoutMs(), "--reconnect-timeout-ms reaches the source");
             assertEquals(4096, info.getStats().getVerifiedPages(), "16 MiB of 4 KiB pages verified");
             List<String> lines = r.out().lines().toList();
             assertTrue(Pattern.matches("guest " + Pattern.quote(info.getGuestId())
