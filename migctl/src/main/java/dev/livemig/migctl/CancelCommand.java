@@ -3,7 +3,6 @@ package dev.livemig.migctl;
 import dev.livemig.migctl.render.Units;
 import dev.livemig.proto.v1.CancelRequest;
 import dev.livemig.proto.v1.CancelResponse;
-import dev.livemig.proto.v1.GetInfoRequest;
 import dev.livemig.proto.v1.MigrationState;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -20,19 +19,15 @@ final class CancelCommand implements Callable<Integer> {
     CommandSpec spec;
     @Mixin
     NodeOptions node;
-    @Option(names = "--migration", paramLabel = "ID", defaultValue = "",
-            description = "Migration id (default: the node's most recent migration).")
-    String migrationId;
+    @Mixin
+    MigrationOption migration;
     @Option(names = "--reason", defaultValue = "cancelled with migctl", description = "Recorded in the state change.")
     String reason;
 
     @Override
     public Integer call() {
         try (NodeClient source = node.source()) {
-            String id = migrationId.isEmpty()
-                    ? source.call("GetInfo", s -> s.getInfo(GetInfoRequest.newBuilder().setOmitRounds(true).build()))
-                            .getMigrationId()
-                    : migrationId;
+            String id = migration.resolve(source);
             CancelResponse r = source.call("Cancel",
                     s -> s.cancel(CancelRequest.newBuilder().setMigrationId(id).setReason(reason).build()));
             spec.commandLine().getOut().println("migration " + id + ": "

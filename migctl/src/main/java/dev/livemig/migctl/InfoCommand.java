@@ -21,9 +21,8 @@ final class InfoCommand implements Runnable {
     CommandSpec spec;
     @Mixin
     NodeOptions node;
-    @Option(names = "--migration", paramLabel = "ID", defaultValue = "",
-            description = "Migration id (default: the node's most recent migration).")
-    String migrationId;
+    @Mixin
+    MigrationOption migration;
     @Option(names = "--json", description = "Print the MigrationInfo message as JSON, every field included.")
     boolean json;
     @Option(names = "--omit-rounds", description = "Leave out the round records.")
@@ -33,7 +32,7 @@ final class InfoCommand implements Runnable {
     public void run() {
         try (NodeClient source = node.source()) {
             MigrationInfo info = source.call("GetInfo", s -> s.getInfo(GetInfoRequest.newBuilder()
-                    .setMigrationId(migrationId).setOmitRounds(omitRounds).build()));
+                    .setMigrationId(migration.id).setOmitRounds(omitRounds).build()));
             PrintWriter out = spec.commandLine().getOut();
             if (json) {
                 out.println(MigrationReport.json(info));

@@ -24,9 +24,8 @@ final class ReportCommand implements Callable<Integer> {
     CommandSpec spec;
     @Mixin
     NodeOptions node;
-    @Option(names = "--migration", paramLabel = "ID", defaultValue = "",
-            description = "Migration id (default: the node's most recent migration).")
-    String migrationId;
+    @Mixin
+    MigrationOption migration;
     @Option(names = "--from", paramLabel = "REPORT_JSON",
             description = "Render this report.json instead of asking the node.")
     Path from;
@@ -50,7 +49,7 @@ final class ReportCommand implements Callable<Integer> {
         } else {
             try (NodeClient source = node.source()) {
                 info = source.call("GetInfo",
-                        s -> s.getInfo(GetInfoRequest.newBuilder().setMigrationId(migrationId).build()));
+                        s -> s.getInfo(GetInfoRequest.newBuilder().setMigrationId(migration.id).build()));
             }
         }
         Path html = MigrationReport.write(out, info);

@@ -1,11 +1,9 @@
 package dev.livemig.migctl;
 
-import dev.livemig.proto.v1.GetInfoRequest;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code migctl watch}: the live per-round table and progress bar of a running migration. */
@@ -17,17 +15,13 @@ final class WatchCommand implements Callable<Integer> {
     CommandSpec spec;
     @Mixin
     NodeOptions node;
-    @Option(names = "--migration", paramLabel = "ID", defaultValue = "",
-            description = "Migration id (default: the node's most recent migration).")
-    String migrationId;
+    @Mixin
+    MigrationOption migration;
 
     @Override
     public Integer call() {
         try (NodeClient source = node.source()) {
-            String id = migrationId.isEmpty()
-                    ? source.call("GetInfo", s -> s.getInfo(GetInfoRequest.newBuilder().setOmitRounds(true).build()))
-                            .getMigrationId()
-                    : migrationId;
+            String id = migration.resolve(source);
             MigrationRun.watch(source, id, spec.commandLine().getOut());
             return MigrationRun.finish(source, id, null, spec.commandLine().getOut());
         }
