@@ -251,6 +251,30 @@ public abstract class AbstractMigrationFaultsTest {
     }
 
     @Test
+    void aMalformedBatch_isRefused_andFailsAtOnceWithTheTargetsReason_withoutSpendingRetries() throws Exception {
+        startSource(readOnlyGuest());
+        long[] before = flatten(PageChecksums.of(source.mm(), source.layout()));
+        IncomingMigration target = newTarget();
+        FaultInjectingPageChannel ch = faulty(target).inject(Rule.at(MessageType.PAGE_BATCH, 5, Fault.MALFORM));
+        OutgoingMigration m = migration(ch, precopy().withPrecopyRetries(5).withReconnectTimeoutMs(30_000));
+        AtomicInteger dials = new AtomicInteger();
+        m.setRedial(() -> {
+            dials.incrementAndGet();
+            return connect(target);
+        });
+        m.start();
+        assertEquals(MigrationState.FAILED, m.awaitFinal(TIMEOUT_MS));
+        assertTrue(m.error().contains("the target refused a page batch"), m.error());
+        assertTrue(m.error().contains("address 0x0 is outside the guest"), "the target's reason: " + m.error());
+        assertEquals(0, dials.get(), "a refusal is not a broken connection: no reconnect");
+        // the target dropped the migration at once, not after the 30 s reconnect timeout
+        assertEquals(IncomingMigration.State.FAILED, target.awaitFinal(10_000));
+        assertTrue(target.error().contains("page batch refused"), target.error());
+        assertSourceRunsIntact(before);
+        migrateToAFreshTarget();
+    }
+
+    @Test
     void aLostBatch_failsTheSwitchoverCleanly() throws Exception {
         startSource(readOnlyGuest());
         long[] before = flatten(PageChecksums.of(source.mm(), source.layout()));
