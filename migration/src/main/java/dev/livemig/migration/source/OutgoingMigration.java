@@ -288,22 +288,41 @@ public final class OutgoingMigration {
 
     // ---- switchover ----------------------------------------------------------------------
 
+    /**
+     * Stop-and-copy and the switchover. A connection that breaks in between (during the
+     * final pass, or under the Switchover call) is retried like a broken round, as
+     * {@code precopy_retries} allows: the guest stays paused, the source reconnects, sends
+     * what the target lacks and asks for the switchover again (a target that had already
+     * resumed answers a repeated Switchover with its first answer, so a lost answer is not a
+     * second guest). Without retries, or once they are spent, the migration fails and the
+     * source guest resumes with its memory as it was.
+     */
     private void completePrecopy() {
         long pauseNs = guest.pause();
         paused = true;
-        publish(precopy.finalPass(false, "stop-and-copy"));
-        checkCancel();
-        pointOfNoReturn = true;
-        SwitchoverResponse resp;
-        for (int attempt = 0; ; attempt++) {
-            resp = channel.switchover(new SwitchoverRequest(id, precopy.rounds() - 1,
-                    sender.batchesSent(), guest.layout(), guest.saveVcpus(), false, pauseNs));
-            if (resp.resumed() || resp.missingPages() == 0 || attempt == MAX_RESEND_ATTEMPTS) {
-                break;
+        boolean passDone = false;
+        SwitchoverResponse resp = null;
+        while (resp == null) {
+            try {
+                if (!passDone) {
+                    publish(precopy.finalPass(false, "stop-and-copy"));
+                    passDone = true;
+                } else {
+                    // after a reconnect: what the broken stream lost (the guest is still paused)
+                    resentPages += sender.sendPages(precopy.dirty, precopy.rounds() - 1, 0, true).pages();
+                }
+                checkCancel();
+                resp = switchoverWithResends(pauseNs);
+            } catch (PageSender.Cancelled e) {
+                throw e;
+            } catch (RuntimeException e) {
+                pointOfNoReturn = false; // the target has not resumed as far as we know: a failure resumes the source
+                PageSender.StreamBroken broken = e instanceof PageSender.StreamBroken sb ? sb
+                        : new PageSender.StreamBroken(e);
+                if (!PrecopyReconnect.reconnect(this, broken)) {
+                    throw e;
+                }
             }
-            pointOfNoReturn = false; // the target refused to resume: a broken stream now rolls back
-            resentPages += resendMissing(precopy.rounds() - 1);
-            pointOfNoReturn = true;
         }
         if (!resp.resumed()) {
             pointOfNoReturn = false;
@@ -319,6 +338,22 @@ public final class OutgoingMigration {
             error = "no PushPages ack";
         }
         finish();
+    }
+
+    /** The Switchover call, answered with a resend while the target lacks pages that failed their checksum. */
+    private SwitchoverResponse switchoverWithResends(long pauseNs) {
+        pointOfNoReturn = true;
+        SwitchoverResponse resp;
+        for (int attempt = 0; ; attempt++) {
+            resp = channel.switchover(new SwitchoverRequest(id, precopy.rounds() - 1,
+                    sender.batchesSent(), guest.layout(), guest.saveVcpus(), false, pauseNs));
+            if (resp.resumed() || resp.missingPages() == 0 || attempt == MAX_RESEND_ATTEMPTS) {
+                return resp;
+            }
+            pointOfNoReturn = false; // the target refused to resume: a broken stream now rolls back
+            resentPages += resendMissing(precopy.rounds() - 1);
+            pointOfNoReturn = true;
+        }
     }
 
     /**

@@ -84,6 +84,9 @@ public final class IncomingMigration implements PageChannel {
     // the newest stream of each kind: an error from an older one (before a recovery) is stale
     private int pushGeneration;
     private int postcopyGeneration;
+    /** The pause time of the Switchover that resumed the guest here, and its answer (a repeat gets the same). */
+    private long switchoverPauseNs;
+    private SwitchoverResponse switchedOver;
 
     public IncomingMigration(Kernel kernel) {
         this.kernel = kernel;
@@ -256,7 +259,9 @@ public final class IncomingMigration implements PageChannel {
                 }
             }
             if (state != State.RECEIVING) {
-                return new SwitchoverResponse(false, 0, 0, 0, "no incoming migration to switch over: " + state);
+                SwitchoverResponse again = repeatedSwitchover(req);
+                return again != null ? again
+                        : new SwitchoverResponse(false, 0, 0, 0, "no incoming migration to switch over: " + state);
             }
             int corrupt = placer.corrupt.cardinality();
             if (corrupt != 0) {
@@ -280,6 +285,7 @@ public final class IncomingMigration implements PageChannel {
             faults.start();
             guest.loadVcpus(req.vcpus());
             state = State.RUNNING;
+            switchoverPauseNs = req.pauseUnixNs();
         }
         guest.start();
         long first = guest.firstInstructionNanos(10_000);
@@ -290,9 +296,33 @@ public final class IncomingMigration implements PageChannel {
                 state = State.COMPLETED;
             }
             long missing = guest.layout().pages() - placer.received.cardinality();
-            return new SwitchoverResponse(first != 0, first, downtimeMs, missing,
+            switchedOver = new SwitchoverResponse(first != 0, first, downtimeMs, missing,
                     first != 0 ? "" : "the guest did not run after resume");
+            lock.notifyAll();
+            return switchedOver;
         }
+    }
+
+    /**
+     * The same Switchover again (same pause time): its first answer was lost with the
+     * connection and the source, reconnected, asks again. The guest already runs here, so
+     * the answer is the first one (waiting for it if the first call is still resuming),
+     * never a refusal that would make the source resume its own copy too. Null for any
+     * other request. Caller holds the lock.
+     */
+    private SwitchoverResponse repeatedSwitchover(SwitchoverRequest req) {
+        if (switchoverPauseNs == 0 || req.pauseUnixNs() != switchoverPauseNs || tornDown) {
+            return null;
+        }
+        while (switchedOver == null && state != State.FAILED) {
+            try {
+                lock.wait(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return null;
+            }
+        }
+        return switchedOver;
     }
 
     private SwitchoverResponse fail(String why) {

@@ -109,7 +109,7 @@ public final class FaultInjectingPageChannel implements PageChannel {
 
     /** The connection is gone (gRPC would say UNAVAILABLE). */
     public static final class Disconnected extends RuntimeException {
-        Disconnected(String what) {
+        public Disconnected(String what) {
             super(what);
         }
     }
