@@ -233,7 +233,7 @@ public final class OutgoingMigration {
     private void setup() {
         HandshakeResponse hs = channel.handshake(new HandshakeRequest(PageTransfer.PROTOCOL_VERSION, id, p.mode(),
                 guest.layout(), List.of(PageTransfer.FEATURE_ZERO_PAGE_FLAG, PageTransfer.FEATURE_CRC32C,
-                PageTransfer.FEATURE_DISCARD), p.precopyRetries() > 0 ? p.reconnectTimeoutMs() : 0));
+                PageTransfer.FEATURE_DISCARD), p.precopyRetries() > 0 ? p.reconnectTimeoutMs() : 0, guestId));
         if (!hs.accepted()) {
             fail("handshake refused: " + hs.reason());
             return;
@@ -687,6 +687,16 @@ public final class OutgoingMigration {
 
     public String id() {
         return id;
+    }
+
+    /** The id of the guest on this node, as the migration was started. */
+    public String guestId() {
+        return guestId;
+    }
+
+    /** The guest this migration moves (a guest that comes back later is a new one). */
+    public Guest guest() {
+        return guest;
     }
 
     public String error() {

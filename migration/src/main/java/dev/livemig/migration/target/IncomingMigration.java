@@ -87,6 +87,11 @@ public final class IncomingMigration implements PageChannel {
     /** The pause time of the Switchover that resumed the guest here, and its answer (a repeat gets the same). */
     private long switchoverPauseNs;
     private SwitchoverResponse switchedOver;
+    /** The guest's id on the source node (from the handshake; "" if it sent none). */
+    private String guestId = "";
+    private volatile java.util.function.Consumer<IncomingMigration> onCompleted;
+    /** The guest left this migration's care ({@link #handOver}): close() no longer stops it. */
+    private boolean handedOver;
 
     public IncomingMigration(Kernel kernel) {
         this.kernel = kernel;
@@ -106,6 +111,7 @@ public final class IncomingMigration implements PageChannel {
                         "protocol version " + req.protocolVersion() + " unsupported (this target speaks " + PageTransfer.PROTOCOL_VERSION + ")", List.of());
             }
             migrationId = req.migrationId();
+            guestId = req.guestId() == null ? "" : req.guestId();
             mode = req.mode();
             reconnectTimeoutMs = req.reconnectTimeoutMs();
             guest = Guest.incoming(kernel, req.layout());
@@ -289,6 +295,7 @@ public final class IncomingMigration implements PageChannel {
         }
         guest.start();
         long first = guest.firstInstructionNanos(10_000);
+        SwitchoverResponse resp;
         synchronized (lock) {
             resumeUnixNs = first;
             downtimeMs = EpochClock.millisBetween(req.pauseUnixNs(), first);
@@ -299,8 +306,12 @@ public final class IncomingMigration implements PageChannel {
             switchedOver = new SwitchoverResponse(first != 0, first, downtimeMs, missing,
                     first != 0 ? "" : "the guest did not run after resume");
             lock.notifyAll();
-            return switchedOver;
+            resp = switchedOver;
         }
+        if (!req.postcopy()) {
+            completed();
+        }
+        return resp;
     }
 
     /**
@@ -416,6 +427,58 @@ public final class IncomingMigration implements PageChannel {
                 s.onCompleted();
             }
         }
+        completed();
+    }
+
+    /** {@code c} runs once the guest runs here with every page (COMPLETED), outside the engine's lock. */
+    public void whenCompleted(java.util.function.Consumer<IncomingMigration> c) {
+        onCompleted = c;
+    }
+
+    private void completed() {
+        java.util.function.Consumer<IncomingMigration> c = onCompleted;
+        if (c != null) {
+            c.accept(this);
+        }
+    }
+
+    /**
+     * The guest leaves this migration for good, to run on as a guest of the node (which may
+     * migrate it onward): the fault handler stops and the userfaultfd is closed, which
+     * unregisters the guest's memory and clears its uffd-wp bits (userfaultfd_release), so
+     * that a dirty tracker can register it afresh. A page that never arrived is a zero page
+     * here as it was on the source. From now on verify() is refused (writes are no longer
+     * tracked) and close() leaves the guest alone. Only once COMPLETED; a second call
+     * returns the same guest.
+     */
+    public Guest handOver() {
+        synchronized (lock) {
+            if (state != State.COMPLETED || tornDown) {
+                throw new IllegalStateException("FAILED_PRECONDITION: migration " + migrationId + " is " + state
+                        + ", its guest cannot be handed over");
+            }
+            if (handedOver) {
+                return guest;
+            }
+            handedOver = true;
+        }
+        faults.stop();
+        ctx.close(); // wakes a vCPU that faulted meanwhile: it retries on plain memory
+        return guest;
+    }
+
+    /** The guest's id on its source node, as the handshake said ("" if it did not). */
+    public String guestId() {
+        synchronized (lock) {
+            return guestId;
+        }
+    }
+
+    /** The migration's id, once the handshake named it. */
+    public String migrationId() {
+        synchronized (lock) {
+            return migrationId;
+        }
     }
 
     // ---- bitmaps and verification -------------------------------------------------------
@@ -439,6 +502,12 @@ public final class IncomingMigration implements PageChannel {
      */
     @Override
     public VerifyResponse verify(VerifyRequest req) {
+        synchronized (lock) {
+            if (handedOver) {
+                throw new IllegalStateException("FAILED_PRECONDITION: migration " + migrationId
+                        + ": the guest was handed over, its writes since resume are no longer tracked");
+            }
+        }
         return PageAccounting.verify(guest, faults, req);
     }
 
@@ -500,6 +569,9 @@ public final class IncomingMigration implements PageChannel {
     /** Stops the guest: vCPUs first, then the uffd (which wakes any asleep in a fault), the monitor, the memory. */
     private void teardown() {
         synchronized (lock) {
+            if (handedOver) {
+                return; // the guest belongs to the node now
+            }
             tornDown = true;
         }
         if (guest != null) {

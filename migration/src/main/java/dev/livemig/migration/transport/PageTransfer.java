@@ -100,12 +100,19 @@ public final class PageTransfer {
     /**
      * {@code reconnectTimeoutMs}: how long the target keeps a migration whose pre-copy page
      * stream broke, waiting for the source to reconnect (0: it drops it at once).
+     * {@code guestId}: the guest's id on the source node ("" if none), under which a node
+     * that runs guests adopts it.
      */
     public record HandshakeRequest(int protocolVersion, String migrationId, MigrationMode mode, GuestLayout layout,
-                                   List<String> features, long reconnectTimeoutMs) {
+                                   List<String> features, long reconnectTimeoutMs, String guestId) {
+        public HandshakeRequest(int protocolVersion, String migrationId, MigrationMode mode, GuestLayout layout,
+                                List<String> features, long reconnectTimeoutMs) {
+            this(protocolVersion, migrationId, mode, layout, features, reconnectTimeoutMs, "");
+        }
+
         public HandshakeRequest(int protocolVersion, String migrationId, MigrationMode mode, GuestLayout layout,
                                 List<String> features) {
-            this(protocolVersion, migrationId, mode, layout, features, 0);
+            this(protocolVersion, migrationId, mode, layout, features, 0, "");
         }
     }
 
