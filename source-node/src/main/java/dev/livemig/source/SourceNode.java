@@ -110,9 +110,10 @@ public final class SourceNode implements AutoCloseable {
     }
 
     /**
-     * Before a received guest is migrated onward or stopped: its incoming migration hands
-     * it over (its userfaultfd closed, so a dirty tracker can register the memory) and is
-     * forgotten. Afterwards the previous source can no longer verify that migration.
+     * Before a received guest is migrated onward, measured or stopped: its incoming migration
+     * hands it over (its userfaultfd closed, so a dirty tracker can register the memory; if
+     * the previous source has not verified yet, the pages as they were at resume are
+     * checksummed first) and is forgotten.
      */
     public void takeOver(String guestId) {
         IncomingMigration m;

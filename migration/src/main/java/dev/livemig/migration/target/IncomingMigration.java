@@ -92,6 +92,9 @@ public final class IncomingMigration implements PageChannel {
     private volatile java.util.function.Consumer<IncomingMigration> onCompleted;
     /** The guest left this migration's care ({@link #handOver}): close() no longer stops it. */
     private boolean handedOver;
+    /** The source verified (a hand-over before that checksums the unwritten pages first). */
+    private boolean verified;
+    private final Object verifyLock = new Object();
 
     public IncomingMigration(Kernel kernel) {
         this.kernel = kernel;
@@ -447,9 +450,10 @@ public final class IncomingMigration implements PageChannel {
      * migrate it onward): the fault handler stops and the userfaultfd is closed, which
      * unregisters the guest's memory and clears its uffd-wp bits (userfaultfd_release), so
      * that a dirty tracker can register it afresh. A page that never arrived is a zero page
-     * here as it was on the source. From now on verify() is refused (writes are no longer
-     * tracked) and close() leaves the guest alone. Only once COMPLETED; a second call
-     * returns the same guest.
+     * here as it was on the source. If the source has not verified yet, every page not
+     * written since resume is checksummed first (still write-protected, so unchanged), and
+     * a later verify() compares those. From then on close() leaves the guest alone. Only
+     * once COMPLETED; a second call returns the same guest.
      */
     public Guest handOver() {
         synchronized (lock) {
@@ -463,7 +467,16 @@ public final class IncomingMigration implements PageChannel {
             handedOver = true;
         }
         faults.stop();
-        ctx.close(); // wakes a vCPU that faulted meanwhile: it retries on plain memory
+        synchronized (verifyLock) { // a verify under way finishes on tracked memory first
+            boolean freeze;
+            synchronized (lock) {
+                freeze = !verified;
+            }
+            if (freeze) {
+                faults.freezeUnwritten();
+            }
+            ctx.close(); // wakes a vCPU that faulted meanwhile: it retries on plain memory
+        }
         return guest;
     }
 
@@ -502,13 +515,12 @@ public final class IncomingMigration implements PageChannel {
      */
     @Override
     public VerifyResponse verify(VerifyRequest req) {
-        synchronized (lock) {
-            if (handedOver) {
-                throw new IllegalStateException("FAILED_PRECONDITION: migration " + migrationId
-                        + ": the guest was handed over, its writes since resume are no longer tracked");
+        synchronized (verifyLock) {
+            synchronized (lock) {
+                verified = true;
             }
+            return PageAccounting.verify(guest, faults, req);
         }
-        return PageAccounting.verify(guest, faults, req);
     }
 
     // ---- lifecycle and statistics ---------------------------------------------------------

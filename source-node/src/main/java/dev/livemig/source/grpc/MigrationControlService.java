@@ -352,6 +352,7 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
                 throw Status.FAILED_PRECONDITION.withDescription("guest " + request.getGuestId()
                         + " is being migrated or has left").asRuntimeException();
             }
+            node.takeOver(request.getGuestId()); // a received guest: the tracker registers its memory
             DirtyTrackerKind kind = MigrationControlCodec.tracker(request.getTracker());
             try {
                 return MigrationControlCodec.dirtyRate(DirtyRateMeter.measure(request.getGuestId(), g,

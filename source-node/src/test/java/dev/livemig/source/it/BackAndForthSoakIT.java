@@ -178,6 +178,20 @@ class BackAndForthSoakIT {
                 || s == MigrationState.MIGRATION_STATE_CANCELLED;
     }
 
+    /** Levels that hold still: two readings 200 ms apart agree (what was ending, a connection, a thread, has ended). */
+    private static NodeStats steady(Node n) throws InterruptedException {
+        NodeStats prev = n.stats();
+        for (int i = 0; i < 100; i++) {
+            Thread.sleep(200);
+            NodeStats now = n.stats();
+            if (now.equals(prev)) {
+                return now;
+            }
+            prev = now;
+        }
+        return prev;
+    }
+
     /** The node's levels once what is ending has ended (polled until they match, up to 30 s). */
     private static NodeStats settled(Node n, NodeStats expected) throws InterruptedException {
         NodeStats now = n.stats();
@@ -198,8 +212,8 @@ class BackAndForthSoakIT {
         // warm-up round trip: gRPC's classes and pools, the frame arenas' peak
         migrate(guest, a, b, modes.get(0), pages);
         migrate(guest, b, a, modes.get(1), pages);
-        NodeStats beforeA = settled(a, a.stats());
-        NodeStats beforeB = settled(b, b.stats());
+        NodeStats beforeA = steady(a);
+        NodeStats beforeB = steady(b);
         long accesses = a.guest(guest).getAccesses();
         long t0 = System.nanoTime();
         int migrations = 0;
