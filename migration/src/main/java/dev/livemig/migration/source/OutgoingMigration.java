@@ -100,6 +100,7 @@ public final class OutgoingMigration {
     private ProgressTicker ticker;
     private volatile PostcopyPhase postcopy;
     private volatile DowntimeProbe probe;
+    private volatile Runnable beforeCompleted;
 
     public OutgoingMigration(String id, String guestId, String targetAddress, Guest guest, PageChannel channel,
                              MigrationParameters parameters) {
@@ -426,6 +427,15 @@ public final class OutgoingMigration {
     }
 
     /**
+     * {@code r} runs once the target runs the guest and verification is done, just before
+     * the migration turns COMPLETED: a source node frees the guest's memory there, so that
+     * whoever sees COMPLETED sees it freed.
+     */
+    public void beforeCompleted(Runnable r) {
+        beforeCompleted = r;
+    }
+
+    /**
      * Where a broken pre-copy page stream reconnects (precopy_retries): each attempt takes
      * a channel from {@code r}; without it the same channel is used again (gRPC re-dials).
      */
@@ -495,6 +505,10 @@ public final class OutgoingMigration {
         }
         String how = resentPages == 0 ? "guest runs on the target"
                 : "guest runs on the target (" + resentPages + " pages resent after failing their crc32c)";
+        Runnable r = beforeCompleted;
+        if (r != null) {
+            r.run();
+        }
         transition(MigrationState.COMPLETED, error.isEmpty() ? how : error);
     }
 

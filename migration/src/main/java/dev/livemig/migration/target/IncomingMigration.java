@@ -188,7 +188,9 @@ public final class IncomingMigration implements PageChannel {
             public void onCompleted() {
                 PushPagesAck a;
                 synchronized (lock) {
-                    pushCompleted = true;
+                    if (generation == pushGeneration) {
+                        pushCompleted = true; // not a stream a reconnect replaced
+                    }
                     a = new PushPagesAck(migrationId, batches.placedCount(), pagesReceived, zeroPagesReceived,
                             bytesReceived, placer.checksumMismatchPages.get(), lastCompleteRound);
                     lock.notifyAll();
@@ -357,6 +359,9 @@ public final class IncomingMigration implements PageChannel {
             public void onNext(PostcopySourceMessage m) {
                 if (m instanceof PostcopyStart) {
                     synchronized (lock) {
+                        if (generation != postcopyGeneration) {
+                            return; // a stream a recovery replaced: it no longer speaks for the source
+                        }
                         toSource = fromTarget;
                         sourceDone = false;
                         if (postcopyPaused) {
@@ -378,6 +383,12 @@ public final class IncomingMigration implements PageChannel {
                     maybeComplete(); // a resent page may be the last one missing
                 } else if (m instanceof PostcopySourceDone) {
                     synchronized (lock) {
+                        if (generation != postcopyGeneration) {
+                            // a late "done" of the stream before a recovery: taken for the new
+                            // stream's, it would complete the migration while an answer is still
+                            // on its way, and the page would be filled with zeros
+                            return;
+                        }
                         sourceDone = true;
                     }
                     maybeComplete();

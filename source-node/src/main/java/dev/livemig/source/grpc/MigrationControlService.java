@@ -205,6 +205,9 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
                             channel.shutdown();
                             preempt.shutdown();
                         }), p);
+                // the guest runs on the target and was verified (QEMU's source exits here): its
+                // memory goes before anyone sees COMPLETED; its entry and the migration's info stay
+                m.beforeCompleted(g::release);
                 node.addMigration(m);
                 String address = request.getTargetAddress();
                 PostcopyReconnector r = new PostcopyReconnector(m, () -> node.dial(address));
@@ -216,11 +219,6 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
                         if (c.toState().isFinal()) {
                             channel.shutdown(); // graceful: calls in flight finish
                             preempt.shutdown();
-                        }
-                        if (c.toState() == MigrationState.COMPLETED) {
-                            // the guest runs on the target and was verified (QEMU's source exits
-                            // here): its memory goes, its entry and the migration's info stay
-                            g.release();
                         }
                     }
                 });
