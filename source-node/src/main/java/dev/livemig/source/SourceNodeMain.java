@@ -11,7 +11,11 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code java -jar source-node.jar --port 50051}: a source node on one simulated kernel. */
+/**
+ * {@code java -jar source-node.jar --port 50051}: a source node on one simulated kernel. It
+ * receives guests on the same port (PageTransfer), so two source nodes can migrate a guest
+ * back and forth.
+ */
 @Command(name = "source-node", mixinStandardHelpOptions = true,
         description = "Runs guests in a simulated Linux kernel and live-migrates them (livemig.v1.MigrationControl).")
 public final class SourceNodeMain implements Callable<Integer> {
@@ -28,7 +32,9 @@ public final class SourceNodeMain implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Kernel kernel = new Kernel(new Kernel.Config().softDirty(true).nrHugepages(hugepages));
-        SourceNode node = new SourceNode(NettyServerBuilder.forAddress(new InetSocketAddress(host, port)), kernel,
+        // the node receives guests too (PageTransfer): a window that holds the batches requested ahead
+        SourceNode node = new SourceNode(NettyServerBuilder.forAddress(new InetSocketAddress(host, port))
+                .flowControlWindow(TargetNode.PUSH_FLOW_CONTROL_WINDOW_BYTES), kernel,
                 target -> Grpc.newChannelBuilder(target, InsecureChannelCredentials.create())
                         .maxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES).build()).start();
         Runtime.getRuntime().addShutdownHook(new Thread(node::close, "source-node-shutdown"));

@@ -54,10 +54,10 @@ public final class Guest implements AutoCloseable {
         this.stamped = new BitSet((int) (layout.sizeBytes() >>> 12));
     }
 
-    /** Maps and populates a new guest in a fresh address space of {@code kernel}; vCPUs not yet started. */
     /** {@link #release} ran. */
     private boolean released;
 
+    /** Maps and populates a new guest in a fresh address space of {@code kernel}; vCPUs not yet started. */
     public static Guest create(Kernel kernel, GuestSpec spec) {
         MmStruct mm = kernel.newMm();
         List<RegionLayout> regions = new ArrayList<>();
@@ -416,6 +416,13 @@ public final class Guest implements AutoCloseable {
         mm.exit();
         for (dev.livemig.mm.page.AddressSpace f : files) {
             f.evictAll();
+        }
+    }
+
+    /** Whether {@link #release} ran: the guest's memory is gone (its layout stays readable). */
+    public boolean isReleased() {
+        synchronized (runLock) {
+            return released;
         }
     }
 

@@ -100,6 +100,7 @@ public final class OutgoingMigration {
     private ProgressTicker ticker;
     private volatile PostcopyPhase postcopy;
     private volatile DowntimeProbe probe;
+    private volatile Runnable beforeCompleted;
 
     public OutgoingMigration(String id, String guestId, String targetAddress, Guest guest, PageChannel channel,
                              MigrationParameters parameters) {
@@ -233,7 +234,7 @@ public final class OutgoingMigration {
     private void setup() {
         HandshakeResponse hs = channel.handshake(new HandshakeRequest(PageTransfer.PROTOCOL_VERSION, id, p.mode(),
                 guest.layout(), List.of(PageTransfer.FEATURE_ZERO_PAGE_FLAG, PageTransfer.FEATURE_CRC32C,
-                PageTransfer.FEATURE_DISCARD), p.precopyRetries() > 0 ? p.reconnectTimeoutMs() : 0));
+                PageTransfer.FEATURE_DISCARD), p.precopyRetries() > 0 ? p.reconnectTimeoutMs() : 0, guestId));
         if (!hs.accepted()) {
             fail("handshake refused: " + hs.reason());
             return;
@@ -288,22 +289,41 @@ public final class OutgoingMigration {
 
     // ---- switchover ----------------------------------------------------------------------
 
+    /**
+     * Stop-and-copy and the switchover. A connection that breaks in between (during the
+     * final pass, or under the Switchover call) is retried like a broken round, as
+     * {@code precopy_retries} allows: the guest stays paused, the source reconnects, sends
+     * what the target lacks and asks for the switchover again (a target that had already
+     * resumed answers a repeated Switchover with its first answer, so a lost answer is not a
+     * second guest). Without retries, or once they are spent, the migration fails and the
+     * source guest resumes with its memory as it was.
+     */
     private void completePrecopy() {
         long pauseNs = guest.pause();
         paused = true;
-        publish(precopy.finalPass(false, "stop-and-copy"));
-        checkCancel();
-        pointOfNoReturn = true;
-        SwitchoverResponse resp;
-        for (int attempt = 0; ; attempt++) {
-            resp = channel.switchover(new SwitchoverRequest(id, precopy.rounds() - 1,
-                    sender.batchesSent(), guest.layout(), guest.saveVcpus(), false, pauseNs));
-            if (resp.resumed() || resp.missingPages() == 0 || attempt == MAX_RESEND_ATTEMPTS) {
-                break;
+        boolean passDone = false;
+        SwitchoverResponse resp = null;
+        while (resp == null) {
+            try {
+                if (!passDone) {
+                    publish(precopy.finalPass(false, "stop-and-copy"));
+                    passDone = true;
+                } else {
+                    // after a reconnect: what the broken stream lost (the guest is still paused)
+                    resentPages += sender.sendPages(precopy.dirty, precopy.rounds() - 1, 0, true).pages();
+                }
+                checkCancel();
+                resp = switchoverWithResends(pauseNs);
+            } catch (PageSender.Cancelled e) {
+                throw e;
+            } catch (RuntimeException e) {
+                pointOfNoReturn = false; // the target has not resumed as far as we know: a failure resumes the source
+                PageSender.StreamBroken broken = e instanceof PageSender.StreamBroken sb ? sb
+                        : new PageSender.StreamBroken(e);
+                if (!PrecopyReconnect.reconnect(this, broken)) {
+                    throw e;
+                }
             }
-            pointOfNoReturn = false; // the target refused to resume: a broken stream now rolls back
-            resentPages += resendMissing(precopy.rounds() - 1);
-            pointOfNoReturn = true;
         }
         if (!resp.resumed()) {
             pointOfNoReturn = false;
@@ -319,6 +339,22 @@ public final class OutgoingMigration {
             error = "no PushPages ack";
         }
         finish();
+    }
+
+    /** The Switchover call, answered with a resend while the target lacks pages that failed their checksum. */
+    private SwitchoverResponse switchoverWithResends(long pauseNs) {
+        pointOfNoReturn = true;
+        SwitchoverResponse resp;
+        for (int attempt = 0; ; attempt++) {
+            resp = channel.switchover(new SwitchoverRequest(id, precopy.rounds() - 1,
+                    sender.batchesSent(), guest.layout(), guest.saveVcpus(), false, pauseNs));
+            if (resp.resumed() || resp.missingPages() == 0 || attempt == MAX_RESEND_ATTEMPTS) {
+                return resp;
+            }
+            pointOfNoReturn = false; // the target refused to resume: a broken stream now rolls back
+            resentPages += resendMissing(precopy.rounds() - 1);
+            pointOfNoReturn = true;
+        }
     }
 
     /**
@@ -391,6 +427,15 @@ public final class OutgoingMigration {
     }
 
     /**
+     * {@code r} runs once the target runs the guest and verification is done, just before
+     * the migration turns COMPLETED: a source node frees the guest's memory there, so that
+     * whoever sees COMPLETED sees it freed.
+     */
+    public void beforeCompleted(Runnable r) {
+        beforeCompleted = r;
+    }
+
+    /**
      * Where a broken pre-copy page stream reconnects (precopy_retries): each attempt takes
      * a channel from {@code r}; without it the same channel is used again (gRPC re-dials).
      */
@@ -460,6 +505,10 @@ public final class OutgoingMigration {
         }
         String how = resentPages == 0 ? "guest runs on the target"
                 : "guest runs on the target (" + resentPages + " pages resent after failing their crc32c)";
+        Runnable r = beforeCompleted;
+        if (r != null) {
+            r.run();
+        }
         transition(MigrationState.COMPLETED, error.isEmpty() ? how : error);
     }
 
@@ -652,6 +701,16 @@ public final class OutgoingMigration {
 
     public String id() {
         return id;
+    }
+
+    /** The id of the guest on this node, as the migration was started. */
+    public String guestId() {
+        return guestId;
+    }
+
+    /** The guest this migration moves (a guest that comes back later is a new one). */
+    public Guest guest() {
+        return guest;
     }
 
     public String error() {

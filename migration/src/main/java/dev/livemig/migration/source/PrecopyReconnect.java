@@ -4,6 +4,7 @@ import dev.livemig.migration.MigrationControl.MigrationParameters;
 import dev.livemig.migration.guest.PageBitmap;
 import dev.livemig.migration.transport.MessageSink;
 import dev.livemig.migration.transport.PageChannel;
+import dev.livemig.migration.transport.PageTransfer;
 import dev.livemig.migration.transport.PageTransfer.PageBatch;
 import dev.livemig.migration.transport.PageTransfer.ReceivedBitmapRequest;
 import dev.livemig.migration.transport.PageTransfer.ReceivedBitmapResponse;
@@ -17,6 +18,13 @@ import java.util.List;
  * puts every page lost on the way (sent in a batch the target never placed, or dropped for
  * a bad checksum) back into the dirty set, so the next round sends it with the rest.
  *
+ * <p>A stream the target ended by refusing a batch (malformed: a page outside the guest, a
+ * wrong size, data not matching its pages) is not a broken connection: the target has
+ * dropped the migration, and the same batch over a new connection would be refused again.
+ * As QEMU fails a migration whose destination reports a load error (only a network error
+ * pauses a post-copy for recovery), that fails at once with the target's reason and no
+ * attempt is spent on it.
+ *
  * <p>Attempts back off (100 ms, doubling to 1.6 s) and stop after {@code precopy_retries}
  * or {@code reconnect_timeout_ms}, the time the target keeps the half-received guest.
  */
@@ -29,6 +37,10 @@ final class PrecopyReconnect {
      * attempt failed (the migration then fails and rolls back as for any broken stream).
      */
     static boolean reconnect(OutgoingMigration m, PageSender.StreamBroken broken) {
+        if (PageTransfer.isRefusal(broken.getCause())) {
+            throw new IllegalStateException("the target refused a page batch: " + refusalReason(broken.getCause()),
+                    broken);
+        }
         MigrationParameters p = m.parameters();
         int retries = p.precopyRetries();
         if (retries <= 0) {
@@ -63,6 +75,15 @@ final class PrecopyReconnect {
         }
         throw new IllegalStateException(broken.getMessage() + "; " + attempt + " reconnect attempts failed, the last: "
                 + last, last);
+    }
+
+    private static String refusalReason(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof PageTransfer.Refused || c instanceof IllegalArgumentException) {
+                return c.getMessage();
+            }
+        }
+        return String.valueOf(t);
     }
 
     /** Waits before attempt {@code n + 1}; false if the reconnect timeout is over. */

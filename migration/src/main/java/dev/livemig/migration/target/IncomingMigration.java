@@ -84,6 +84,17 @@ public final class IncomingMigration implements PageChannel {
     // the newest stream of each kind: an error from an older one (before a recovery) is stale
     private int pushGeneration;
     private int postcopyGeneration;
+    /** The pause time of the Switchover that resumed the guest here, and its answer (a repeat gets the same). */
+    private long switchoverPauseNs;
+    private SwitchoverResponse switchedOver;
+    /** The guest's id on the source node (from the handshake; "" if it sent none). */
+    private String guestId = "";
+    private volatile java.util.function.Consumer<IncomingMigration> onCompleted;
+    /** The guest left this migration's care ({@link #handOver}): close() no longer stops it. */
+    private boolean handedOver;
+    /** The source verified (a hand-over before that checksums the unwritten pages first). */
+    private boolean verified;
+    private final Object verifyLock = new Object();
 
     public IncomingMigration(Kernel kernel) {
         this.kernel = kernel;
@@ -103,6 +114,7 @@ public final class IncomingMigration implements PageChannel {
                         "protocol version " + req.protocolVersion() + " unsupported (this target speaks " + PageTransfer.PROTOCOL_VERSION + ")", List.of());
             }
             migrationId = req.migrationId();
+            guestId = req.guestId() == null ? "" : req.guestId();
             mode = req.mode();
             reconnectTimeoutMs = req.reconnectTimeoutMs();
             guest = Guest.incoming(kernel, req.layout());
@@ -176,7 +188,9 @@ public final class IncomingMigration implements PageChannel {
             public void onCompleted() {
                 PushPagesAck a;
                 synchronized (lock) {
-                    pushCompleted = true;
+                    if (generation == pushGeneration) {
+                        pushCompleted = true; // not a stream a reconnect replaced
+                    }
                     a = new PushPagesAck(migrationId, batches.placedCount(), pagesReceived, zeroPagesReceived,
                             bytesReceived, placer.checksumMismatchPages.get(), lastCompleteRound);
                     lock.notifyAll();
@@ -256,7 +270,9 @@ public final class IncomingMigration implements PageChannel {
                 }
             }
             if (state != State.RECEIVING) {
-                return new SwitchoverResponse(false, 0, 0, 0, "no incoming migration to switch over: " + state);
+                SwitchoverResponse again = repeatedSwitchover(req);
+                return again != null ? again
+                        : new SwitchoverResponse(false, 0, 0, 0, "no incoming migration to switch over: " + state);
             }
             int corrupt = placer.corrupt.cardinality();
             if (corrupt != 0) {
@@ -280,9 +296,11 @@ public final class IncomingMigration implements PageChannel {
             faults.start();
             guest.loadVcpus(req.vcpus());
             state = State.RUNNING;
+            switchoverPauseNs = req.pauseUnixNs();
         }
         guest.start();
         long first = guest.firstInstructionNanos(10_000);
+        SwitchoverResponse resp;
         synchronized (lock) {
             resumeUnixNs = first;
             downtimeMs = EpochClock.millisBetween(req.pauseUnixNs(), first);
@@ -290,9 +308,37 @@ public final class IncomingMigration implements PageChannel {
                 state = State.COMPLETED;
             }
             long missing = guest.layout().pages() - placer.received.cardinality();
-            return new SwitchoverResponse(first != 0, first, downtimeMs, missing,
+            switchedOver = new SwitchoverResponse(first != 0, first, downtimeMs, missing,
                     first != 0 ? "" : "the guest did not run after resume");
+            lock.notifyAll();
+            resp = switchedOver;
         }
+        if (!req.postcopy()) {
+            completed();
+        }
+        return resp;
+    }
+
+    /**
+     * The same Switchover again (same pause time): its first answer was lost with the
+     * connection and the source, reconnected, asks again. The guest already runs here, so
+     * the answer is the first one (waiting for it if the first call is still resuming),
+     * never a refusal that would make the source resume its own copy too. Null for any
+     * other request. Caller holds the lock.
+     */
+    private SwitchoverResponse repeatedSwitchover(SwitchoverRequest req) {
+        if (switchoverPauseNs == 0 || req.pauseUnixNs() != switchoverPauseNs || tornDown) {
+            return null;
+        }
+        while (switchedOver == null && state != State.FAILED) {
+            try {
+                lock.wait(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return null;
+            }
+        }
+        return switchedOver;
     }
 
     private SwitchoverResponse fail(String why) {
@@ -313,6 +359,9 @@ public final class IncomingMigration implements PageChannel {
             public void onNext(PostcopySourceMessage m) {
                 if (m instanceof PostcopyStart) {
                     synchronized (lock) {
+                        if (generation != postcopyGeneration) {
+                            return; // a stream a recovery replaced: it no longer speaks for the source
+                        }
                         toSource = fromTarget;
                         sourceDone = false;
                         if (postcopyPaused) {
@@ -334,6 +383,12 @@ public final class IncomingMigration implements PageChannel {
                     maybeComplete(); // a resent page may be the last one missing
                 } else if (m instanceof PostcopySourceDone) {
                     synchronized (lock) {
+                        if (generation != postcopyGeneration) {
+                            // a late "done" of the stream before a recovery: taken for the new
+                            // stream's, it would complete the migration while an answer is still
+                            // on its way, and the page would be filled with zeros
+                            return;
+                        }
                         sourceDone = true;
                     }
                     maybeComplete();
@@ -386,6 +441,68 @@ public final class IncomingMigration implements PageChannel {
                 s.onCompleted();
             }
         }
+        completed();
+    }
+
+    /** {@code c} runs once the guest runs here with every page (COMPLETED), outside the engine's lock. */
+    public void whenCompleted(java.util.function.Consumer<IncomingMigration> c) {
+        onCompleted = c;
+    }
+
+    private void completed() {
+        java.util.function.Consumer<IncomingMigration> c = onCompleted;
+        if (c != null) {
+            c.accept(this);
+        }
+    }
+
+    /**
+     * The guest leaves this migration for good, to run on as a guest of the node (which may
+     * migrate it onward): the fault handler stops and the userfaultfd is closed, which
+     * unregisters the guest's memory and clears its uffd-wp bits (userfaultfd_release), so
+     * that a dirty tracker can register it afresh. A page that never arrived is a zero page
+     * here as it was on the source. If the source has not verified yet, every page not
+     * written since resume is checksummed first (still write-protected, so unchanged), and
+     * a later verify() compares those. From then on close() leaves the guest alone. Only
+     * once COMPLETED; a second call returns the same guest.
+     */
+    public Guest handOver() {
+        synchronized (lock) {
+            if (state != State.COMPLETED || tornDown) {
+                throw new IllegalStateException("FAILED_PRECONDITION: migration " + migrationId + " is " + state
+                        + ", its guest cannot be handed over");
+            }
+            if (handedOver) {
+                return guest;
+            }
+            handedOver = true;
+        }
+        faults.stop();
+        synchronized (verifyLock) { // a verify under way finishes on tracked memory first
+            boolean freeze;
+            synchronized (lock) {
+                freeze = !verified;
+            }
+            if (freeze) {
+                faults.freezeUnwritten();
+            }
+            ctx.close(); // wakes a vCPU that faulted meanwhile: it retries on plain memory
+        }
+        return guest;
+    }
+
+    /** The guest's id on its source node, as the handshake said ("" if it did not). */
+    public String guestId() {
+        synchronized (lock) {
+            return guestId;
+        }
+    }
+
+    /** The migration's id, once the handshake named it. */
+    public String migrationId() {
+        synchronized (lock) {
+            return migrationId;
+        }
     }
 
     // ---- bitmaps and verification -------------------------------------------------------
@@ -409,7 +526,12 @@ public final class IncomingMigration implements PageChannel {
      */
     @Override
     public VerifyResponse verify(VerifyRequest req) {
-        return PageAccounting.verify(guest, faults, req);
+        synchronized (verifyLock) {
+            synchronized (lock) {
+                verified = true;
+            }
+            return PageAccounting.verify(guest, faults, req);
+        }
     }
 
     // ---- lifecycle and statistics ---------------------------------------------------------
@@ -470,6 +592,9 @@ public final class IncomingMigration implements PageChannel {
     /** Stops the guest: vCPUs first, then the uffd (which wakes any asleep in a fault), the monitor, the memory. */
     private void teardown() {
         synchronized (lock) {
+            if (handedOver) {
+                return; // the guest belongs to the node now
+            }
             tornDown = true;
         }
         if (guest != null) {

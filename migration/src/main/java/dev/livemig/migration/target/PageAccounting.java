@@ -63,9 +63,12 @@ final class PageAccounting {
             int base = layout.firstPage(layout.regions().indexOf(r));
             int size = (int) r.pageSizeBytes();
             byte[] buf = new byte[size];
+            int[] frozen = faults.crcAtHandOver;
             for (int i = 0; i < rc.crc32c().length; i++) {
                 long addr = r.startAddress() + (long) i * size;
-                int now = PageChecksums.crc(guest.mm(), addr, size, buf);
+                // read before asking whether the page was written: a first write in between is
+                // then seen as written, and its checksum at first write is the one that counts
+                int now = frozen != null ? frozen[base + i] : PageChecksums.crc(guest.mm(), addr, size, buf);
                 int atResume = faults.dirtied.get(base + i) ? faults.crcAtFirstWrite[base + i] : now;
                 if (atResume == rc.crc32c()[i]) {
                     verified++;

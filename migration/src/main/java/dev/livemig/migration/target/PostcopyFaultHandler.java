@@ -41,6 +41,8 @@ final class PostcopyFaultHandler implements Runnable {
     final PageBitmap requested;
     final PageBitmap dirtied;
     final int[] crcAtFirstWrite;
+    /** Set at hand-over: the checksum of every page not written since resume, as it still was then. */
+    volatile int[] crcAtHandOver;
     final LatencyRecorder faultLatency = new LatencyRecorder();
     final AtomicLong missingFaults = new AtomicLong();
     final AtomicLong wpFaults = new AtomicLong();
@@ -192,6 +194,27 @@ final class PostcopyFaultHandler implements Runnable {
                 faultLatency.recordNanos(EpochClock.nowNanos() - t);
             }
         }
+    }
+
+    /**
+     * Before the userfaultfd goes (hand-over): checksums every page the guest has not
+     * written since resume. Call with this monitor stopped and the memory still
+     * write-protected: a vCPU that writes such a page meanwhile waits in its WP fault, so
+     * the page is as it was at resume; verification afterwards no longer needs the memory.
+     */
+    void freezeUnwritten() {
+        int[] crcs = new int[layout.pages()];
+        byte[] buf = new byte[0];
+        for (int p = 0; p < crcs.length; p++) {
+            if (!dirtied.get(p)) {
+                int size = (int) layout.pageSize(p);
+                if (buf.length != size) {
+                    buf = new byte[size];
+                }
+                crcs[p] = PageChecksums.crc(guest.mm(), layout.pageAddress(p), size, buf);
+            }
+        }
+        crcAtHandOver = crcs;
     }
 
     long openRequests() {

@@ -37,6 +37,8 @@ import java.util.function.Supplier;
  *   REORDER      forwarded after the next one            -
  *   DUPLICATE    forwarded twice                         called twice, second answer returned
  *   CORRUPT      one data byte flipped (batch, page)     -
+ *   MALFORM      first page moved outside the guest      -
+ *                (batch; the target must refuse it)
  *   DISCONNECT   every open stream fails both ways, later messages vanish and calls throw
  * </pre>
  *
@@ -55,7 +57,7 @@ public final class FaultInjectingPageChannel implements PageChannel {
     }
 
     /** The named injection points. */
-    public enum Fault { DROP, DELAY, REORDER, DUPLICATE, CORRUPT, DISCONNECT }
+    public enum Fault { DROP, DELAY, REORDER, DUPLICATE, CORRUPT, DISCONNECT, MALFORM }
 
     /**
      * Apply {@code fault} to the {@code nth} message of {@code type} (1-based) and, if
@@ -65,6 +67,9 @@ public final class FaultInjectingPageChannel implements PageChannel {
         public Rule {
             if (nth < 1 || every < 0 || delayMs < 0) {
                 throw new IllegalArgumentException("nth >= 1, every >= 0, delayMs >= 0");
+            }
+            if (fault == Fault.MALFORM && type != MessageType.PAGE_BATCH) {
+                throw new IllegalArgumentException("MALFORM applies to PAGE_BATCH, not to " + type);
             }
             if (type.unary() && (fault == Fault.REORDER || fault == Fault.CORRUPT)) {
                 throw new IllegalArgumentException(fault + " applies to stream messages, not to " + type);
@@ -104,7 +109,7 @@ public final class FaultInjectingPageChannel implements PageChannel {
 
     /** The connection is gone (gRPC would say UNAVAILABLE). */
     public static final class Disconnected extends RuntimeException {
-        Disconnected(String what) {
+        public Disconnected(String what) {
             super(what);
         }
     }
@@ -267,6 +272,7 @@ public final class FaultInjectingPageChannel implements PageChannel {
         }
 
         @Override
+        @SuppressWarnings("unchecked")
         public void onNext(T m) {
             synchronized (this) {
                 if (done || disconnected) {
@@ -287,6 +293,9 @@ public final class FaultInjectingPageChannel implements PageChannel {
             }
             if (f == Fault.CORRUPT) {
                 m = corrupter.apply(m);
+            }
+            if (f == Fault.MALFORM) {
+                m = (T) malform((PageBatch) m);
             }
             T before;
             synchronized (this) {
@@ -374,6 +383,17 @@ public final class FaultInjectingPageChannel implements PageChannel {
         data[data.length / 2 % b.pageSizeBytes()] ^= 0x40;
         return new PageBatch(b.migrationId(), b.round(), b.sequence(), b.pageSizeBytes(), b.addresses(), b.flags(),
                 b.crc32c(), data, b.roundComplete());
+    }
+
+    /** Moves the batch's first page to address 0, which no guest maps: a batch any target must refuse. */
+    static PageBatch malform(PageBatch b) {
+        if (b.pages() == 0) {
+            return b;
+        }
+        long[] addrs = b.addresses().clone();
+        addrs[0] = 0;
+        return new PageBatch(b.migrationId(), b.round(), b.sequence(), b.pageSizeBytes(), addrs, b.flags(),
+                b.crc32c(), b.data(), b.roundComplete());
     }
 
     static PageData corrupt(PageData d) {

@@ -72,17 +72,47 @@ public final class PageTransfer {
 
     private static final int ZERO_CRC_4K = crc32c(new byte[4096], 0, 4096);
 
+    /**
+     * The target refused a message (a malformed batch, a message it cannot take in its
+     * state), as opposed to a connection that broke: sending it again over a new connection
+     * cannot help, and the target has dropped the migration. A transport turns the
+     * target's refusal into this (gRPC: INVALID_ARGUMENT); in one JVM the target's own
+     * IllegalArgumentException arrives as it is.
+     */
+    public static final class Refused extends RuntimeException {
+        public Refused(String reason, Throwable cause) {
+            super(reason, cause);
+        }
+    }
+
+    /** Whether {@code t}, or a cause of it, is the target's refusal rather than a broken connection. */
+    public static boolean isRefusal(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof Refused || c instanceof IllegalArgumentException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     // ---- handshake ------------------------------------------------------------------
 
     /**
      * {@code reconnectTimeoutMs}: how long the target keeps a migration whose pre-copy page
      * stream broke, waiting for the source to reconnect (0: it drops it at once).
+     * {@code guestId}: the guest's id on the source node ("" if none), under which a node
+     * that runs guests adopts it.
      */
     public record HandshakeRequest(int protocolVersion, String migrationId, MigrationMode mode, GuestLayout layout,
-                                   List<String> features, long reconnectTimeoutMs) {
+                                   List<String> features, long reconnectTimeoutMs, String guestId) {
+        public HandshakeRequest(int protocolVersion, String migrationId, MigrationMode mode, GuestLayout layout,
+                                List<String> features, long reconnectTimeoutMs) {
+            this(protocolVersion, migrationId, mode, layout, features, reconnectTimeoutMs, "");
+        }
+
         public HandshakeRequest(int protocolVersion, String migrationId, MigrationMode mode, GuestLayout layout,
                                 List<String> features) {
-            this(protocolVersion, migrationId, mode, layout, features, 0);
+            this(protocolVersion, migrationId, mode, layout, features, 0, "");
         }
     }
 

@@ -251,6 +251,111 @@ public abstract class AbstractMigrationFaultsTest {
     }
 
     @Test
+    void aMalformedBatch_isRefused_andFailsAtOnceWithTheTargetsReason_withoutSpendingRetries() throws Exception {
+        startSource(readOnlyGuest());
+        long[] before = flatten(PageChecksums.of(source.mm(), source.layout()));
+        IncomingMigration target = newTarget();
+        FaultInjectingPageChannel ch = faulty(target).inject(Rule.at(MessageType.PAGE_BATCH, 5, Fault.MALFORM));
+        OutgoingMigration m = migration(ch, precopy().withPrecopyRetries(5).withReconnectTimeoutMs(30_000));
+        AtomicInteger dials = new AtomicInteger();
+        m.setRedial(() -> {
+            dials.incrementAndGet();
+            return connect(target);
+        });
+        m.start();
+        assertEquals(MigrationState.FAILED, m.awaitFinal(TIMEOUT_MS));
+        assertTrue(m.error().contains("the target refused a page batch"), m.error());
+        assertTrue(m.error().contains("address 0x0 is outside the guest"), "the target's reason: " + m.error());
+        assertEquals(0, dials.get(), "a refusal is not a broken connection: no reconnect");
+        // the target dropped the migration at once, not after the 30 s reconnect timeout
+        assertEquals(IncomingMigration.State.FAILED, target.awaitFinal(10_000));
+        assertTrue(target.error().contains("page batch refused"), target.error());
+        assertSourceRunsIntact(before);
+        migrateToAFreshTarget();
+    }
+
+    // ---- a break at the switchover (the guest is paused) ------------------------------------
+
+    /** A migration with retries whose redial opens a plain new connection to {@code target}. */
+    private OutgoingMigration retrying(PageChannel first, IncomingMigration target, List<PageChannel> redials) {
+        OutgoingMigration m = migration(first, precopy().withPrecopyRetries(2));
+        m.setRedial(() -> {
+            PageChannel ch = connect(target);
+            closeLater.add(ch);
+            redials.add(ch);
+            return ch;
+        });
+        return m;
+    }
+
+    private static long reconnects(OutgoingMigration m) {
+        return m.info().stateChanges().stream().filter(c -> c.reason().startsWith("page stream reconnected")).count();
+    }
+
+    @Test
+    void connectionLostAtTheSwitchoverCall_withRetries_reconnectsAndCompletes() throws Exception {
+        startSource(guest().workload(Workload.HOTSET).hotSet(0.1, 0.9).build());
+        IncomingMigration target = newTarget();
+        FaultInjectingPageChannel ch = faulty(target).inject(Rule.at(MessageType.SWITCHOVER, 1, Fault.DISCONNECT));
+        List<PageChannel> redials = new ArrayList<>();
+        OutgoingMigration m = retrying(ch, target, redials);
+        m.start();
+        assertEquals(MigrationState.COMPLETED, m.awaitFinal(TIMEOUT_MS), m::error);
+        assertVerified(m, target);
+        assertEquals(1, ch.injected(Fault.DISCONNECT));
+        assertEquals(1, redials.size());
+        assertEquals(1, reconnects(m));
+        assertEquals(IncomingMigration.State.COMPLETED, target.state());
+    }
+
+    @Test
+    void connectionLostDuringTheStopAndCopyPass_withRetries_resendsWhatWasLostAndCompletes() throws Exception {
+        startSource(guest().workload(Workload.HOTSET).hotSet(0.1, 0.9).build());
+        IncomingMigration target = newTarget();
+        SwitchoverBreakingChannel ch = new SwitchoverBreakingChannel(faulty(target),
+                SwitchoverBreakingChannel.When.DURING_STOP_AND_COPY, () -> !source.isRunning());
+        List<PageChannel> redials = new ArrayList<>();
+        OutgoingMigration m = retrying(ch, target, redials);
+        m.start();
+        assertEquals(MigrationState.COMPLETED, m.awaitFinal(TIMEOUT_MS), m::error);
+        assertTrue(ch.broke(), "the connection broke while the source guest was paused");
+        assertVerified(m, target);
+        assertEquals(1, reconnects(m));
+    }
+
+    @Test
+    void switchoverAnswerLost_withRetries_theRepeatedSwitchoverGetsTheFirstAnswer() throws Exception {
+        startSource(guest().workload(Workload.HOTSET).hotSet(0.1, 0.9).build());
+        IncomingMigration target = newTarget();
+        SwitchoverBreakingChannel ch = new SwitchoverBreakingChannel(faulty(target),
+                SwitchoverBreakingChannel.When.SWITCHOVER_ANSWER_LOST, () -> false);
+        List<PageChannel> redials = new ArrayList<>();
+        OutgoingMigration m = retrying(ch, target, redials);
+        m.start();
+        assertEquals(MigrationState.COMPLETED, m.awaitFinal(TIMEOUT_MS), m::error);
+        assertTrue(ch.broke());
+        assertVerified(m, target);
+        assertEquals(IncomingMigration.State.COMPLETED, target.state());
+        assertTrue(!source.isRunning(), "the guest runs on the target only");
+        assertTrue(m.stats().downtimeTargetMs() > 0, "the target's first answer: " + m.stats());
+    }
+
+    @Test
+    void connectionLostAtTheSwitchoverCall_withoutRetries_failsAndTheSourceResumesIntact() throws Exception {
+        startSource(readOnlyGuest());
+        long[] before = flatten(PageChecksums.of(source.mm(), source.layout()));
+        IncomingMigration target = newTarget();
+        FaultInjectingPageChannel ch = faulty(target).inject(Rule.at(MessageType.SWITCHOVER, 1, Fault.DISCONNECT));
+        OutgoingMigration m = migration(ch, precopy());
+        m.start();
+        assertEquals(MigrationState.FAILED, m.awaitFinal(TIMEOUT_MS));
+        assertTrue(m.error().contains("connection lost"), m.error());
+        assertEquals(IncomingMigration.State.FAILED, target.awaitFinal(10_000), "the target dropped its copy");
+        assertSourceRunsIntact(before);
+        migrateToAFreshTarget();
+    }
+
+    @Test
     void aLostBatch_failsTheSwitchoverCleanly() throws Exception {
         startSource(readOnlyGuest());
         long[] before = flatten(PageChecksums.of(source.mm(), source.layout()));

@@ -189,6 +189,16 @@ public final class GrpcPageChannel implements PageChannel {
         };
     }
 
+    /**
+     * The engine tells a target's refusal (INVALID_ARGUMENT: a batch it would not take) from
+     * a broken connection (every other status), since only the latter is worth a reconnect.
+     */
+    static Throwable refusalOrBreak(Throwable t) {
+        Status s = Status.fromThrowable(t);
+        return s.getCode() == Status.Code.INVALID_ARGUMENT
+                ? new dev.livemig.migration.transport.PageTransfer.Refused(s.getDescription(), t) : t;
+    }
+
     /** The PushPages call: a page sink that waits for the call to be ready, and the observer of the ack. */
     private static final class PushStream implements MessageSink<PageBatch> {
         private final ReentrantLock lock = new ReentrantLock();
@@ -214,7 +224,7 @@ public final class GrpcPageChannel implements PageChannel {
                 public void onError(Throwable t) {
                     failure = t;
                     wake();
-                    ack.onError(t);
+                    ack.onError(refusalOrBreak(t));
                 }
 
                 @Override

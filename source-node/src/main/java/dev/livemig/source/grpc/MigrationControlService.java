@@ -104,7 +104,8 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
     /** Adds one RegionInfo per region of the guest; returns the populated pages over all regions. */
     private static long addRegions(Guest g, java.util.function.Consumer<RegionInfo> add) {
         GuestLayout layout = g.layout();
-        boolean[] present = PageChecksums.presentPages(g.mm(), layout);
+        // a guest that migrated away has no memory left here
+        boolean[] present = g.isReleased() ? new boolean[layout.pages()] : PageChecksums.presentPages(g.mm(), layout);
         long total = 0;
         for (int r = 0; r < layout.regions().size(); r++) {
             RegionLayout rl = layout.regions().get(r);
@@ -138,8 +139,9 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
     }
 
     /**
-     * Stops the vCPUs and frees the guest's memory (exit_mmap). Refused while a migration
-     * of the guest runs: the engine still reads (pre-copy) or serves (post-copy) its pages.
+     * Stops the vCPUs and frees the guest's memory (exit_mmap), a received guest's
+     * userfaultfd with it. Refused while a migration of the guest runs: the engine still
+     * reads (pre-copy) or serves (post-copy) its pages.
      */
     @Override
     public void stopGuest(StopGuestRequest request, StreamObserver<StopGuestResponse> out) {
@@ -152,10 +154,10 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
                     throw Status.FAILED_PRECONDITION.withDescription("guest " + request.getGuestId() + " is under "
                             + m.id() + " (" + m.state() + "): cancel it first").asRuntimeException();
                 }
+                node.takeOver(request.getGuestId());
                 g = node.removeGuest(request.getGuestId());
             }
-            g.close();
-            g.mm().exit();
+            g.release();
             return StopGuestResponse.newBuilder().setGuestId(request.getGuestId()).build();
         });
     }
@@ -192,6 +194,7 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
                             + " is " + (busy.state() == MigrationState.COMPLETED ? "gone: migrated by " : "under ")
                             + busy.id()).asRuntimeException();
                 }
+                node.takeOver(request.getGuestId()); // a received guest: its userfaultfd goes, a tracker's comes
                 ManagedChannel channel = node.dial(request.getTargetAddress());
                 // post-copy page requests get a connection of their own (QEMU's preempt channel)
                 ManagedChannel preempt = p.mode() == MigrationMode.PRECOPY
@@ -202,6 +205,9 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
                             channel.shutdown();
                             preempt.shutdown();
                         }), p);
+                // the guest runs on the target and was verified (QEMU's source exits here): its
+                // memory goes before anyone sees COMPLETED; its entry and the migration's info stay
+                m.beforeCompleted(g::release);
                 node.addMigration(m);
                 String address = request.getTargetAddress();
                 PostcopyReconnector r = new PostcopyReconnector(m, () -> node.dial(address));
@@ -324,6 +330,12 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
         });
     }
 
+    @Override
+    public void getNodeStats(dev.livemig.proto.v1.GetNodeStatsRequest request,
+                             StreamObserver<dev.livemig.proto.v1.NodeStats> out) {
+        unary(out, node::stats);
+    }
+
     // ---- dirty rate -------------------------------------------------------------------------
 
     @Override
@@ -338,6 +350,7 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
                 throw Status.FAILED_PRECONDITION.withDescription("guest " + request.getGuestId()
                         + " is being migrated or has left").asRuntimeException();
             }
+            node.takeOver(request.getGuestId()); // a received guest: the tracker registers its memory
             DirtyTrackerKind kind = MigrationControlCodec.tracker(request.getTracker());
             try {
                 return MigrationControlCodec.dirtyRate(DirtyRateMeter.measure(request.getGuestId(), g,

@@ -38,10 +38,10 @@ import org.junit.jupiter.api.Test;
  * threads, the process's file descriptors, both kernels' frames, off-heap bytes, address
  * spaces and free huge pages are back where they started.
  *
- * <p>Not back and forth: a target node has no source role (it cannot migrate a guest
- * onward), so each migration takes a fresh guest from the source node to the same target
- * node, and each guest, migrated, is released on both sides (the source copy as a source
- * node does once its guest runs elsewhere, the target copy as a guest that is stopped).
+ * <p>One way, into a target node (which only receives): each migration takes a fresh guest
+ * from the source node to the same target node, and each guest, migrated, is released on
+ * both sides (the source copy by the source node itself at COMPLETED, the target copy as a
+ * guest that is stopped). Back and forth between two source nodes: {@code BackAndForthSoakIT}.
  */
 class MigrationSoakIT {
     private static final long MIB = 1 << 20;

@@ -123,13 +123,14 @@ public final class PageTransferCodec {
             throw new IllegalArgumentException("handshake without a migration mode");
         }
         return new PageTransfer.HandshakeRequest(r.getProtocolVersion(), r.getMigrationId(), mode,
-                layout(r.getLayout()), List.copyOf(r.getFeaturesList()), r.getReconnectTimeoutMs());
+                layout(r.getLayout()), List.copyOf(r.getFeaturesList()), r.getReconnectTimeoutMs(), r.getGuestId());
     }
 
     public static dev.livemig.proto.v1.HandshakeRequest handshakeRequest(PageTransfer.HandshakeRequest r) {
         return dev.livemig.proto.v1.HandshakeRequest.newBuilder().setProtocolVersion(r.protocolVersion())
                 .setMigrationId(r.migrationId()).setMode(mode(r.mode())).setLayout(layout(r.layout()))
-                .addAllFeatures(r.features()).setReconnectTimeoutMs(r.reconnectTimeoutMs()).build();
+                .addAllFeatures(r.features()).setReconnectTimeoutMs(r.reconnectTimeoutMs())
+                .setGuestId(r.guestId() == null ? "" : r.guestId()).build();
     }
 
     public static PageTransfer.HandshakeResponse handshakeResponse(dev.livemig.proto.v1.HandshakeResponse r) {
