@@ -24,6 +24,7 @@ public final class RoundTable {
     public static String row(RoundRecord r) {
         return f(FORMAT, r.getRound(), r.getDirtyPages(), r.getSentPages(), Units.rate(r.getBandwidthBytesPerS()),
                 f("%.0f pages/s", r.getDirtyRatePagesPerS()), Units.ms(r.getPredictedDowntimeMs()),
-                Units.ms(r.getSwitchoverCost().getTotalMs()), Units.enumName(r.getDecision(), "ROUND_DECISION_"), r.getReason());
+                Units.ms(r.getSwitchoverCost().getTotalMs()), Units.enumName(r.getDecision(), "ROUND_DECISION_"),
+                r.getReason());
     }
 }

@@ -38,7 +38,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * One outgoing migration (QEMU's MigrationState and migration thread): the state machine
  * SETUP -> ACTIVE -> (POSTCOPY_ACTIVE) -> COMPLETED | FAILED | CANCELLED, driving
  * {@link PrecopyEngine} rounds, the switchover and the {@link PostcopyPageServer} over a
- * {@link PageChannel}.
+ * {@link PageChannel}. What it tells the world (its state, round records, state changes,
+ * watchers) goes through {@link MigrationEvents}; what a switchover costs beyond the pages
+ * is measured by {@link SwitchoverCostMeter}.
  *
  * <p>Rounds run on a migration thread, or one per {@link #runRound()} call with
  * {@code manual_rounds}. Steps run under one lock; {@link #cancel} flags the request,
@@ -221,7 +223,7 @@ public final class OutgoingMigration {
         meter.sync(0, false); // a first clock offset, for post-copy too, which has no rounds
         setupMs = (System.nanoTime() - startNanos) / 1_000_000;
         checkCancel();
-        transition(MigrationState.ACTIVE, "setup done in " + setupMs + " ms");
+        events.transition(MigrationState.ACTIVE, "setup done in " + setupMs + " ms");
     }
 
     /** One step of the migration thread. */
@@ -239,7 +241,7 @@ public final class OutgoingMigration {
             }
             return; // the next round sends what was lost with the rest of the dirty set
         }
-        publish(r);
+        events.publish(r);
         switch (r.decision()) {
             case SWITCHOVER -> {
                 predictedDowntimeMs = r.predictedDowntimeMs();
@@ -273,7 +275,7 @@ public final class OutgoingMigration {
         RoundRecord last = precopy.finalPass(false, "stop-and-copy");
         double finalScanMs = tracker.lastScanNs() / 1e6;
         if (cancelRequested) {
-            publish(last);
+            events.publish(last);
             checkCancel();
         }
         pointOfNoReturn = true;
@@ -291,7 +293,7 @@ public final class OutgoingMigration {
             resentPages += resendMissing(precopy.rounds() - 1);
             pointOfNoReturn = true;
         }
-        publish(last.withSwitchoverCost(SwitchoverCostMeter.actual(pauseMs, finalScanMs, callNs / 1e6, resp)));
+        events.publish(last.withSwitchoverCost(SwitchoverCostMeter.actual(pauseMs, finalScanMs, callNs / 1e6, resp)));
         if (!resp.resumed()) {
             pointOfNoReturn = false;
             fail("target did not resume: " + resp.error());
@@ -353,12 +355,12 @@ public final class OutgoingMigration {
         }
         downtimeSourceMs = EpochClock.millisBetween(pauseNs, EpochClock.nowNanos());
         downtimeTargetMs = resp.downtimeMs();
-        transition(MigrationState.POSTCOPY_ACTIVE, reason);
+        events.transition(MigrationState.POSTCOPY_ACTIVE, reason);
         postcopy = new PostcopyPhase(id, guest.layout(), sender, pageServer, round,
                 new PostcopyPhase.Link(channel, pushStream, ack, done),
                 why -> {
                     error = why;
-                    note("paused: " + why);
+                    events.note("paused: " + why);
                 },
                 this::fail,
                 () -> {
@@ -395,7 +397,7 @@ public final class OutgoingMigration {
         pushStream = stream;
         sender.reattach(stream, newAck::error);
         precopy.dirty.or(lost);
-        note("page stream reconnected (" + how + "): " + lost.cardinality() + " pages lost on the way go again");
+        events.note("page stream reconnected (" + how + "): " + lost.cardinality() + " pages lost on the way go again");
     }
 
     boolean cancelRequested() {
@@ -426,7 +428,7 @@ public final class OutgoingMigration {
         channel = newChannel;
         pushStream = l.pushStream();
         error = "";
-        note("recovered on a new connection");
+        events.note("recovered on a new connection");
     }
 
     /** COMPLETED: optionally verifies every page, then records the target's view. */
@@ -440,7 +442,7 @@ public final class OutgoingMigration {
                 .dirtiedSinceSwitchoverPages();
         String how = resentPages == 0 ? "guest runs on the target"
                 : "guest runs on the target (" + resentPages + " pages resent after failing their crc32c)";
-        transition(MigrationState.COMPLETED, error.isEmpty() ? how : error);
+        events.transition(MigrationState.COMPLETED, error.isEmpty() ? how : error);
     }
 
     // ---- cancel and failure ------------------------------------------------------------
@@ -462,7 +464,7 @@ public final class OutgoingMigration {
             }
             if (!state().isFinal()) {
                 rollBack(new CancellationException(reason));
-                transition(MigrationState.CANCELLED, reason == null || reason.isEmpty() ? "cancelled" : reason);
+                events.transition(MigrationState.CANCELLED, reason == null || reason.isEmpty() ? "cancelled" : reason);
             }
             return state();
         } finally {
@@ -480,7 +482,7 @@ public final class OutgoingMigration {
             if (!pointOfNoReturn) {
                 rollBack(new IllegalStateException(why));
             }
-            transition(MigrationState.FAILED, why);
+            events.transition(MigrationState.FAILED, why);
         } finally {
             step.unlock();
         }
@@ -503,18 +505,6 @@ public final class OutgoingMigration {
     }
 
     // ---- state, events, statistics --------------------------------------------------------
-
-    private void transition(MigrationState to, String reason) {
-        events.transition(to, reason);
-    }
-
-    private void note(String reason) {
-        events.note(reason);
-    }
-
-    private void publish(RoundRecord r) {
-        events.publish(r);
-    }
 
     public MigrationState state() {
         return events.state();

@@ -74,7 +74,7 @@ public final class PageChecksums {
         return out;
     }
 
-    /** The index of the page at {@code addr} of region {@code r} (whose first page is {@code base}); may be one past it. */
+    /** The index of the page at {@code addr} in region {@code r} (first page {@code base}); may be past its end. */
     private static int pageAt(RegionLayout r, int base, long addr) {
         return base + (int) ((addr - r.startAddress() + r.pageSizeBytes() - 1) / r.pageSizeBytes());
     }
