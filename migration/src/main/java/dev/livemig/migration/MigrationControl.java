@@ -169,7 +169,28 @@ public final class MigrationControl {
                               double dirtyRatePagesPerS, long remainingDirtyPages, double predictedDowntimeMs,
                               RoundDecision decision, String reason, int throttlePercent,
                               long trackerTruePositivePages, long trackerFalsePositivePages,
-                              long trackerFalseNegativePages) {
+                              long trackerFalseNegativePages, double predictedTransferMs,
+                              SwitchoverCost switchoverCost) {
+        /** The same round with the switchover's own measurement of its fixed cost. */
+        public RoundRecord withSwitchoverCost(SwitchoverCost c) {
+            return new RoundRecord(round, startMs, durationMs, scanNs, dirtyPages, sentPages, zeroPages, bytesSent,
+                    bandwidthBytesPerS, dirtyRatePagesPerS, remainingDirtyPages, predictedDowntimeMs, decision,
+                    reason, throttlePercent, trackerTruePositivePages, trackerFalsePositivePages,
+                    trackerFalseNegativePages, predictedTransferMs, c);
+        }
+    }
+
+    /**
+     * livemig.v1.SwitchoverCost: the fixed part of a switchover's downtime, beyond sending
+     * the remaining pages; {@link #totalMs()} is the sum of the parts.
+     */
+    public record SwitchoverCost(double pauseMs, double finalScanMs, double controlRttMs, double targetDrainMs,
+                                 double targetResumeMs) {
+        public static final SwitchoverCost NONE = new SwitchoverCost(0, 0, 0, 0, 0);
+
+        public double totalMs() {
+            return pauseMs + finalScanMs + controlRttMs + targetDrainMs + targetResumeMs;
+        }
     }
 
     /** livemig.v1.StateChange. */
@@ -202,7 +223,8 @@ public final class MigrationControl {
                                  long bytesSent, long guestSizeBytes, long postcopyFaults,
                                  LatencySummary postcopyFaultLatency, long postcopyTargetDirtiedPages,
                                  long trackerTruePositivePages, long trackerFalsePositivePages,
-                                 long trackerFalseNegativePages, long verifiedPages, long verifyMismatchPages) {
+                                 long trackerFalseNegativePages, long verifiedPages, long verifyMismatchPages,
+                                 double targetClockOffsetMs) {
     }
 
     /** livemig.v1.MigrationInfo. */

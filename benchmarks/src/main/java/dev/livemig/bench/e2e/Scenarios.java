@@ -13,6 +13,7 @@ import dev.livemig.proto.v1.MigrationMode;
 import dev.livemig.proto.v1.MigrationParameters;
 import dev.livemig.proto.v1.MigrationStats;
 import dev.livemig.proto.v1.RoundRecord;
+import dev.livemig.proto.v1.SwitchoverCost;
 import dev.livemig.proto.v1.Workload;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -123,19 +124,44 @@ final class Scenarios {
                     100 * (s.getDowntimeSourceMs() - s.getPredictedDowntimeMs()) / s.getPredictedDowntimeMs()));
         }
         System.out.println();
+        System.out.println("The prediction's parts (the round that decided SWITCHOVER) against the switchover's "
+                + "(the stop-and-copy round), predicted → measured:");
+        System.out.println();
+        System.out.println("| run | transfer | pause | final scan | round trip | target drain | target resume | "
+                + "fixed total | target clock offset |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|");
+        for (int i = 0; i < infos.size(); i++) {
+            List<RoundRecord> rs = infos.get(i).getRoundsList();
+            if (rs.size() < 2) {
+                continue;
+            }
+            RoundRecord decided = rs.get(rs.size() - 2);
+            RoundRecord last = rs.get(rs.size() - 1);
+            SwitchoverCost p = decided.getSwitchoverCost();
+            SwitchoverCost m = last.getSwitchoverCost();
+            // the stop-and-copy's transfer: its whole pass minus its scan
+            double sent = last.getDurationMs() - last.getScanNs() / 1e6;
+            System.out.println(fmt("| %d | %.1f → %.1f ms | %.1f → %.1f ms | %.1f → %.1f ms | %.1f → %.1f ms "
+                    + "| %.1f → %.1f ms | %.1f → %.1f ms | %.1f → %.1f ms | %.3f ms |", i + 1,
+                    decided.getPredictedTransferMs(), sent, p.getPauseMs(), m.getPauseMs(), p.getFinalScanMs(),
+                    m.getFinalScanMs(), p.getControlRttMs(), m.getControlRttMs(), p.getTargetDrainMs(),
+                    m.getTargetDrainMs(), p.getTargetResumeMs(), m.getTargetResumeMs(), p.getTotalMs(),
+                    m.getTotalMs(), infos.get(i).getStats().getTargetClockOffsetMs()));
+        }
+        System.out.println();
         System.out.println("Rounds of run 1:");
         System.out.println();
         printRounds(infos.get(0));
     }
 
     static void printRounds(MigrationInfo info) {
-        System.out.println("| round | duration | scan | dirty pages | sent pages | bandwidth | dirty rate | remaining | predicted | throttle | decision |");
-        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|");
+        System.out.println("| round | duration | scan | dirty pages | sent pages | bandwidth | dirty rate | remaining | predicted | of which fixed | throttle | decision |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|");
         for (RoundRecord r : info.getRoundsList()) {
-            System.out.println(fmt("| %d | %d ms | %.2f ms | %d | %d | %.0f MB/s | %.0f pages/s | %d | %.1f ms | %d %% | %s |",
+            System.out.println(fmt("| %d | %d ms | %.2f ms | %d | %d | %.0f MB/s | %.0f pages/s | %d | %.1f ms | %.1f ms | %d %% | %s |",
                     r.getRound(), r.getDurationMs(), r.getScanNs() / 1e6, r.getDirtyPages(), r.getSentPages(),
                     r.getBandwidthBytesPerS() / 1e6, r.getDirtyRatePagesPerS(), r.getRemainingDirtyPages(),
-                    r.getPredictedDowntimeMs(), r.getThrottlePercent(),
+                    r.getPredictedDowntimeMs(), r.getSwitchoverCost().getTotalMs(), r.getThrottlePercent(),
                     r.getDecision().name().replace("ROUND_DECISION_", "")));
         }
         System.out.println();

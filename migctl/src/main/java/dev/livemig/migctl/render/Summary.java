@@ -28,6 +28,12 @@ public final class Summary {
                 Units.ms(s.getDowntimeTargetMs()),
                 s.getDowntimeProbeMs() > 0 ? ", probe " + Units.ms(s.getDowntimeProbeMs()) : "",
                 Units.ms(s.getPredictedDowntimeMs()), info.getParameters().getDowntimeLimitMs()));
+        int n = info.getRoundsCount();
+        if (n >= 2 && info.getRounds(n - 1).getSwitchoverCost().getTotalMs() > 0) {
+            // the stop-and-copy round carries what the switchover cost, the round before it the estimate
+            out.add("  switchover cost    predicted " + cost(info.getRounds(n - 2).getSwitchoverCost())
+                    + "; measured " + cost(info.getRounds(n - 1).getSwitchoverCost()));
+        }
         out.add(f("  sent               %d pages (%d duplicated, %d zero), %s of a %s guest", s.getTransferredPages(),
                 s.getDuplicatedPages(), s.getZeroPages(), Units.bytes(s.getBytesSent()),
                 Units.bytes(s.getGuestSizeBytes())));
@@ -43,5 +49,11 @@ public final class Summary {
             out.add("  error              " + info.getError());
         }
         return out;
+    }
+
+    private static String cost(dev.livemig.proto.v1.SwitchoverCost c) {
+        return f("%s (pause %s, scan %s, round trip %s, target drain %s, target resume %s)", Units.ms(c.getTotalMs()),
+                Units.ms(c.getPauseMs()), Units.ms(c.getFinalScanMs()), Units.ms(c.getControlRttMs()),
+                Units.ms(c.getTargetDrainMs()), Units.ms(c.getTargetResumeMs()));
     }
 }

@@ -31,7 +31,7 @@ class RenderingTest {
     void roundTable_rowShowsEveryColumnOfItsRecord() {
         String header = RoundTable.header();
         for (String col : List.of("round", "dirty pages", "sent pages", "bandwidth", "dirty rate", "predicted",
-                "decision")) {
+                "fixed cost", "decision")) {
             assertTrue(header.contains(col), col);
         }
         for (RoundRecord r : info.getRoundsList()) {
@@ -43,7 +43,8 @@ class RenderingTest {
             assertEquals(Units.rate(r.getBandwidthBytesPerS()), cells.get(3), row);
             assertEquals(Units.f("%.0f pages/s", r.getDirtyRatePagesPerS()), cells.get(4), row);
             assertEquals(Units.ms(r.getPredictedDowntimeMs()), cells.get(5), row);
-            assertEquals(r.getDecision().name().replace("ROUND_DECISION_", ""), cells.get(6), row);
+            assertEquals(Units.ms(r.getSwitchoverCost().getTotalMs()), cells.get(6), row);
+            assertEquals(r.getDecision().name().replace("ROUND_DECISION_", ""), cells.get(7), row);
             assertTrue(row.endsWith(r.getReason()), row);
         }
     }

@@ -3,13 +3,15 @@ package dev.livemig.migration.source;
 import dev.livemig.migration.MigrationControl.MigrationMode;
 import dev.livemig.migration.MigrationControl.MigrationParameters;
 import dev.livemig.migration.MigrationControl.RoundDecision;
+import dev.livemig.migration.MigrationControl.SwitchoverCost;
 import dev.livemig.migration.MigrationControl.SwitchoverPolicy;
 import java.util.Locale;
 
 /**
  * The end-of-round decision (QEMU's migration_iteration_run + migration_trigger_throttle,
  * Cloud Hypervisor's is_precopy_converged): switch over when the dirty memory left could
- * be sent within the downtime limit at the bandwidth just measured; otherwise apply the
+ * be sent at the bandwidth just measured, plus the switchover's fixed cost as just
+ * measured ({@link SwitchoverCostMeter}), within the downtime limit; otherwise apply the
  * switchover policy, and always say why.
  *
  * <ul>
@@ -42,8 +44,17 @@ final class Convergence {
     record Decision(RoundDecision decision, String reason, int throttlePercent, long dirtyLimitPagesPerS) {
     }
 
-    /** The downtime a switchover now would cost: remaining bytes at the measured bandwidth. */
-    static double predictDowntimeMs(long remainingBytes, double bandwidthBytesPerS) {
+    /**
+     * The downtime a switchover now would cost: the remaining bytes at the measured
+     * bandwidth, plus the switchover's fixed part (which a guest with nothing left to send
+     * still pays).
+     */
+    static double predictDowntimeMs(long remainingBytes, double bandwidthBytesPerS, SwitchoverCost fixed) {
+        return predictTransferMs(remainingBytes, bandwidthBytesPerS) + fixed.totalMs();
+    }
+
+    /** The part of a switchover that grows with the dirty set: remaining bytes at the measured bandwidth. */
+    static double predictTransferMs(long remainingBytes, double bandwidthBytesPerS) {
         if (remainingBytes == 0) {
             return 0;
         }

@@ -8,9 +8,7 @@ import dev.livemig.migration.MigrationControl.MigrationParameters;
 import dev.livemig.migration.MigrationControl.MigrationState;
 import dev.livemig.migration.MigrationControl.MigrationStats;
 import dev.livemig.migration.MigrationControl.ProgressListener;
-import dev.livemig.migration.MigrationControl.RoundDecision;
 import dev.livemig.migration.MigrationControl.RoundRecord;
-import dev.livemig.migration.MigrationControl.StateChange;
 import dev.livemig.migration.MigrationControl.TransferProgress;
 import dev.livemig.migration.guest.Guest;
 import dev.livemig.migration.guest.PageBitmap;
@@ -26,24 +24,23 @@ import dev.livemig.migration.transport.PageTransfer.HandshakeResponse;
 import dev.livemig.migration.transport.PageTransfer.PageBatch;
 import dev.livemig.migration.transport.PageTransfer.PostcopySourceMessage;
 import dev.livemig.migration.transport.PageTransfer.PostcopyStart;
-import dev.livemig.migration.transport.PageTransfer.PostcopyTargetMessage;
 import dev.livemig.migration.transport.PageTransfer.PushPagesAck;
 import dev.livemig.migration.transport.PageTransfer.ReceivedBitmapRequest;
 import dev.livemig.migration.transport.PageTransfer.SwitchoverRequest;
 import dev.livemig.migration.transport.PageTransfer.SwitchoverResponse;
 import dev.livemig.migration.transport.PageTransfer.VerifyRequest;
 import dev.livemig.migration.transport.PageTransfer.VerifyResponse;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CancellationException;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * One outgoing migration (QEMU's MigrationState and migration thread): the state machine
  * SETUP -> ACTIVE -> (POSTCOPY_ACTIVE) -> COMPLETED | FAILED | CANCELLED, driving
  * {@link PrecopyEngine} rounds, the switchover and the {@link PostcopyPageServer} over a
- * {@link PageChannel}.
+ * {@link PageChannel}. What it tells the world (its state, round records, state changes,
+ * watchers) goes through {@link MigrationEvents}; what a switchover costs beyond the pages
+ * is measured by {@link SwitchoverCostMeter}.
  *
  * <p>Rounds run on a migration thread, or one per {@link #runRound()} call with
  * {@code manual_rounds}. Steps run under one lock; {@link #cancel} flags the request,
@@ -70,12 +67,11 @@ public final class OutgoingMigration {
     private volatile PageChannel channel;
     private volatile MigrationParameters p;
     private final ReentrantLock step = new ReentrantLock();
-    private final List<ProgressListener> listeners = new CopyOnWriteArrayList<>();
-    private final List<RoundRecord> rounds = new CopyOnWriteArrayList<>();
-    private final List<StateChange> changes = new CopyOnWriteArrayList<>();
     private final long startNanos = System.nanoTime();
     private final long startUnixMs = System.currentTimeMillis();
-    private volatile MigrationState state = MigrationState.SETUP;
+    /** State, records, changes and watchers: everything the world is told. */
+    private final MigrationEvents events;
+    private final SwitchoverCostMeter meter;
     private volatile boolean cancelRequested;
     private volatile String error = "";
     private DirtyTracker tracker;
@@ -97,7 +93,6 @@ public final class OutgoingMigration {
     private long verifyMismatchPages;
     private long resentPages;
     private Thread thread;
-    private ProgressTicker ticker;
     private volatile PostcopyPhase postcopy;
     private volatile DowntimeProbe probe;
     private volatile Runnable beforeCompleted;
@@ -110,10 +105,12 @@ public final class OutgoingMigration {
         this.guest = guest;
         this.channel = channel;
         this.p = parameters.withDefaults();
+        this.events = new MigrationEvents(id, startNanos, this::progress);
+        this.meter = new SwitchoverCostMeter(id, () -> this.channel);
     }
 
     public void addListener(ProgressListener l) {
-        listeners.add(l);
+        events.addListener(l);
     }
 
     /**
@@ -123,35 +120,12 @@ public final class OutgoingMigration {
      * and one last sample then.
      */
     public void addListener(ProgressListener l, long progressIntervalMs) {
-        if (progressIntervalMs < 0) {
-            throw new IllegalArgumentException("INVALID_ARGUMENT: progress_interval_ms < 0");
-        }
-        listeners.add(l);
-        if (progressIntervalMs > 0) {
-            progressTicker().add(l, progressIntervalMs);
-            if (state.isFinal()) {
-                progressTicker().stop(); // ended before the ticker existed: the last sample now
-            }
-        }
+        events.addListener(l, progressIntervalMs);
     }
 
     /** The watcher went away (its Watch stream ended). */
     public void removeListener(ProgressListener l) {
-        listeners.remove(l);
-        ProgressTicker t;
-        synchronized (this) {
-            t = ticker;
-        }
-        if (t != null) {
-            t.remove(l);
-        }
-    }
-
-    private synchronized ProgressTicker progressTicker() {
-        if (ticker == null) {
-            ticker = new ProgressTicker(this::progress, "progress-" + id);
-        }
-        return ticker;
+        events.removeListener(l);
     }
 
     /**
@@ -167,7 +141,7 @@ public final class OutgoingMigration {
     public TransferProgress progress() {
         PageSender ps = sender;
         PostcopyPageServer srv = pageServer;
-        MigrationState st = state;
+        MigrationState st = events.state();
         long missing = 0;
         long faults = 0;
         if (srv != null && st == MigrationState.POSTCOPY_ACTIVE) {
@@ -194,7 +168,7 @@ public final class OutgoingMigration {
         }
         thread = new Thread(() -> {
             guarded(this::setup);
-            while (state == MigrationState.ACTIVE && !cancelRequested) {
+            while (state() == MigrationState.ACTIVE && !cancelRequested) {
                 guarded(this::iterate);
             }
         }, "migration-" + id);
@@ -207,18 +181,19 @@ public final class OutgoingMigration {
         if (!p.manualRounds()) {
             throw new IllegalStateException("FAILED_PRECONDITION: the migration advances on its own");
         }
-        if (state != MigrationState.ACTIVE) {
-            throw new IllegalStateException("FAILED_PRECONDITION: migration is " + state);
+        if (state() != MigrationState.ACTIVE) {
+            throw new IllegalStateException("FAILED_PRECONDITION: migration is " + state());
         }
-        int before = rounds.size();
+        int before = events.roundCount();
         guarded(this::iterate);
-        return rounds.size() > before ? rounds.get(before) : null;
+        List<RoundRecord> after = events.rounds();
+        return after.size() > before ? after.get(before) : null;
     }
 
     private void guarded(Runnable r) {
         step.lock();
         try {
-            if (cancelRequested || state.isFinal()) {
+            if (cancelRequested || state().isFinal()) {
                 return;
             }
             r.run();
@@ -243,12 +218,13 @@ public final class OutgoingMigration {
         sender = new PageSender(id, guest, pushStream, p, () -> cancelRequested && !pointOfNoReturn, ack::error);
         if (p.mode() != MigrationMode.POSTCOPY) {
             tracker = DirtyTracker.create(p.tracker(), guest);
-            precopy = new PrecopyEngine(guest, p, tracker, sender, startNanos);
+            precopy = new PrecopyEngine(guest, p, tracker, sender, meter, startNanos);
             precopy.setup();
         }
+        meter.sync(0, false); // a first clock offset, for post-copy too, which has no rounds
         setupMs = (System.nanoTime() - startNanos) / 1_000_000;
         checkCancel();
-        transition(MigrationState.ACTIVE, "setup done in " + setupMs + " ms");
+        events.transition(MigrationState.ACTIVE, "setup done in " + setupMs + " ms");
     }
 
     /** One step of the migration thread. */
@@ -266,7 +242,7 @@ public final class OutgoingMigration {
             }
             return; // the next round sends what was lost with the rest of the dirty set
         }
-        publish(r);
+        events.publish(r);
         switch (r.decision()) {
             case SWITCHOVER -> {
                 predictedDowntimeMs = r.predictedDowntimeMs();
@@ -296,23 +272,31 @@ public final class OutgoingMigration {
      * what the target lacks and asks for the switchover again (a target that had already
      * resumed answers a repeated Switchover with its first answer, so a lost answer is not a
      * second guest). Without retries, or once they are spent, the migration fails and the
-     * source guest resumes with its memory as it was.
+     * source guest resumes with its memory as it was. The stop-and-copy round record is
+     * published once the target answered, with the fixed cost the switchover really had
+     * next to the prediction it followed.
      */
     private void completePrecopy() {
         long pauseNs = guest.pause();
+        double pauseMs = EpochClock.millisBetween(pauseNs, EpochClock.nowNanos());
         paused = true;
-        boolean passDone = false;
+        RoundRecord last = null;
+        double finalScanMs = 0;
         SwitchoverResponse resp = null;
         while (resp == null) {
             try {
-                if (!passDone) {
-                    publish(precopy.finalPass(false, "stop-and-copy"));
-                    passDone = true;
+                if (last == null) {
+                    last = precopy.finalPass(false, "stop-and-copy");
+                    finalScanMs = tracker.lastScanNs() / 1e6;
+                    if (cancelRequested) {
+                        events.publish(last);
+                        checkCancel();
+                    }
                 } else {
                     // after a reconnect: what the broken stream lost (the guest is still paused)
                     resentPages += sender.sendPages(precopy.dirty, precopy.rounds() - 1, 0, true).pages();
+                    checkCancel();
                 }
-                checkCancel();
                 resp = switchoverWithResends(pauseNs);
             } catch (PageSender.Cancelled e) {
                 throw e;
@@ -325,6 +309,7 @@ public final class OutgoingMigration {
                 }
             }
         }
+        events.publish(last.withSwitchoverCost(SwitchoverCostMeter.actual(pauseMs, finalScanMs, switchoverCallNs / 1e6, resp)));
         if (!resp.resumed()) {
             pointOfNoReturn = false;
             fail("target did not resume: " + resp.error());
@@ -341,13 +326,18 @@ public final class OutgoingMigration {
         finish();
     }
 
+    /** How long the last Switchover call took: the measured round trip and resume of the switchover's cost. */
+    private long switchoverCallNs;
+
     /** The Switchover call, answered with a resend while the target lacks pages that failed their checksum. */
     private SwitchoverResponse switchoverWithResends(long pauseNs) {
         pointOfNoReturn = true;
         SwitchoverResponse resp;
         for (int attempt = 0; ; attempt++) {
-            resp = channel.switchover(new SwitchoverRequest(id, precopy.rounds() - 1,
-                    sender.batchesSent(), guest.layout(), guest.saveVcpus(), false, pauseNs));
+            long t0 = System.nanoTime();
+            resp = channel.switchover(new SwitchoverRequest(id, precopy.rounds() - 1, sender.batchesSent(),
+                    guest.layout(), guest.saveVcpus(), false, pauseNs, meter.targetClockOffsetNs()));
+            switchoverCallNs = System.nanoTime() - t0;
             if (resp.resumed() || resp.missingPages() == 0 || attempt == MAX_RESEND_ATTEMPTS) {
                 return resp;
             }
@@ -372,17 +362,14 @@ public final class OutgoingMigration {
         paused = true;
         PageBitmap needed;
         if (precopy != null) {
-            publish(precopy.finalPass(true, "postcopy: " + reason));
+            // not a round of its own: it sends no pages, and the round that decided POSTCOPY
+            // stays the last one in the list (the scan's finding goes into the state change)
+            RoundRecord last = precopy.finalPass(true, "postcopy: " + reason);
             tracker.close();
             needed = precopy.dirty;
+            reason = reason + "; " + last.remainingDirtyPages() + " pages left to the page server";
         } else {
-            needed = new PageBitmap(guest.layout().pages());
-            boolean[] present = PageChecksums.presentPages(guest.mm(), guest.layout());
-            for (int i = 0; i < present.length; i++) {
-                if (present[i]) {
-                    needed.set(i);
-                }
-            }
+            needed = PostcopyPageServer.populatedPages(guest);
             sender.flush(true);
         }
         checkCancel();
@@ -395,8 +382,8 @@ public final class OutgoingMigration {
             priority.onNext(new PostcopyStart(id));
         }
         int round = precopy == null ? 0 : precopy.rounds();
-        SwitchoverResponse resp = channel.switchover(new SwitchoverRequest(id, Math.max(0, round - 1), sender.batchesSent(),
-                guest.layout(), guest.saveVcpus(), true, pauseNs));
+        SwitchoverResponse resp = channel.switchover(new SwitchoverRequest(id, Math.max(0, round - 1),
+                sender.batchesSent(), guest.layout(), guest.saveVcpus(), true, pauseNs, meter.targetClockOffsetNs()));
         if (!resp.resumed()) {
             pointOfNoReturn = false;
             priority.onError(new CancellationException(resp.error()));
@@ -405,12 +392,12 @@ public final class OutgoingMigration {
         }
         downtimeSourceMs = EpochClock.millisBetween(pauseNs, EpochClock.nowNanos());
         downtimeTargetMs = resp.downtimeMs();
-        transition(MigrationState.POSTCOPY_ACTIVE, reason);
+        events.transition(MigrationState.POSTCOPY_ACTIVE, reason);
         postcopy = new PostcopyPhase(id, guest.layout(), sender, pageServer, round,
                 new PostcopyPhase.Link(channel, pushStream, ack, done),
                 why -> {
                     error = why;
-                    note("paused: " + why);
+                    events.note("paused: " + why);
                 },
                 this::fail,
                 () -> {
@@ -456,7 +443,7 @@ public final class OutgoingMigration {
         pushStream = stream;
         sender.reattach(stream, newAck::error);
         precopy.dirty.or(lost);
-        note("page stream reconnected (" + how + "): " + lost.cardinality() + " pages lost on the way go again");
+        events.note("page stream reconnected (" + how + "): " + lost.cardinality() + " pages lost on the way go again");
     }
 
     boolean cancelRequested() {
@@ -480,14 +467,14 @@ public final class OutgoingMigration {
      */
     public void recoverPostcopy(PageChannel newChannel) {
         PostcopyPhase pc = postcopy;
-        if (pc == null || state != MigrationState.POSTCOPY_ACTIVE) {
-            throw new IllegalStateException("FAILED_PRECONDITION: migration is " + state + ", not in post-copy");
+        if (pc == null || state() != MigrationState.POSTCOPY_ACTIVE) {
+            throw new IllegalStateException("FAILED_PRECONDITION: migration is " + state() + ", not in post-copy");
         }
         PostcopyPhase.Link l = pc.recover(newChannel);
         channel = newChannel;
         pushStream = l.pushStream();
         error = "";
-        note("recovered on a new connection");
+        events.note("recovered on a new connection");
     }
 
     /** COMPLETED: optionally verifies every page, then records the target's view. */
@@ -497,43 +484,39 @@ public final class OutgoingMigration {
             verifiedPages = v.verifiedPages();
             verifyMismatchPages = v.mismatchPages();
         }
-        targetDirtiedPages = 0;
-        for (var rb : channel.receivedBitmap(new ReceivedBitmapRequest(id, List.of())).regions()) {
-            for (byte b : rb.dirtiedSinceSwitchover()) {
-                targetDirtiedPages += Integer.bitCount(b & 0xff);
-            }
-        }
+        targetDirtiedPages = channel.receivedBitmap(new ReceivedBitmapRequest(id, List.of()))
+                .dirtiedSinceSwitchoverPages();
         String how = resentPages == 0 ? "guest runs on the target"
                 : "guest runs on the target (" + resentPages + " pages resent after failing their crc32c)";
         Runnable r = beforeCompleted;
         if (r != null) {
             r.run();
         }
-        transition(MigrationState.COMPLETED, error.isEmpty() ? how : error);
+        events.transition(MigrationState.COMPLETED, error.isEmpty() ? how : error);
     }
 
     // ---- cancel and failure ------------------------------------------------------------
 
     /** Cancel: the guest keeps running on the source. Returns the final state. */
     public MigrationState cancel(String reason) {
-        if (state == MigrationState.POSTCOPY_ACTIVE) {
+        if (state() == MigrationState.POSTCOPY_ACTIVE) {
             throw new IllegalStateException("FAILED_PRECONDITION: cannot cancel in POSTCOPY_ACTIVE, "
                     + "the guest runs on the target");
         }
-        if (state.isFinal()) {
-            return state;
+        if (state().isFinal()) {
+            return state();
         }
         cancelRequested = true;
         step.lock();
         try {
-            if (state == MigrationState.POSTCOPY_ACTIVE) {
+            if (state() == MigrationState.POSTCOPY_ACTIVE) {
                 throw new IllegalStateException("FAILED_PRECONDITION: the migration reached POSTCOPY_ACTIVE first");
             }
-            if (!state.isFinal()) {
+            if (!state().isFinal()) {
                 rollBack(new CancellationException(reason));
-                transition(MigrationState.CANCELLED, reason == null || reason.isEmpty() ? "cancelled" : reason);
+                events.transition(MigrationState.CANCELLED, reason == null || reason.isEmpty() ? "cancelled" : reason);
             }
-            return state;
+            return state();
         } finally {
             step.unlock();
         }
@@ -542,14 +525,14 @@ public final class OutgoingMigration {
     private void fail(String why) {
         step.lock();
         try {
-            if (state.isFinal()) {
+            if (state().isFinal()) {
                 return;
             }
             error = why;
             if (!pointOfNoReturn) {
                 rollBack(new IllegalStateException(why));
             }
-            transition(MigrationState.FAILED, why);
+            events.transition(MigrationState.FAILED, why);
         } finally {
             step.unlock();
         }
@@ -573,69 +556,17 @@ public final class OutgoingMigration {
 
     // ---- state, events, statistics --------------------------------------------------------
 
-    private void transition(MigrationState to, String reason) {
-        MigrationState from = state;
-        StateChange c = new StateChange(from, to, elapsedMs(), reason);
-        state = to;
-        changes.add(c);
-        for (ProgressListener l : listeners) {
-            l.onStateChange(c);
-        }
-        ProgressTicker t;
-        synchronized (this) {
-            t = to.isFinal() ? ticker : null;
-            notifyAll();
-        }
-        if (t != null) {
-            t.stop();
-        }
-    }
-
-    /** A change within the current state (post-copy paused, recovered), told like a state change. */
-    private void note(String reason) {
-        StateChange c = new StateChange(state, state, elapsedMs(), reason);
-        changes.add(c);
-        for (ProgressListener l : listeners) {
-            l.onStateChange(c);
-        }
-    }
-
-    private void publish(RoundRecord r) {
-        rounds.add(r);
-        for (ProgressListener l : listeners) {
-            l.onRound(r);
-        }
-    }
-
-    private long elapsedMs() {
-        return (System.nanoTime() - startNanos) / 1_000_000;
-    }
-
-    /** livemig.v1 total_ms: "from StartMigration to COMPLETED", so it stops at the final state change. */
-    private long totalMs() {
-        StateChange last = changes.isEmpty() ? null : changes.get(changes.size() - 1);
-        return last != null && last.toState().isFinal() ? last.atMs() : elapsedMs();
-    }
-
     public MigrationState state() {
-        return state;
+        return events.state();
     }
 
     /** Waits until COMPLETED, FAILED or CANCELLED (or the timeout); returns the state. */
-    public synchronized MigrationState awaitFinal(long timeoutMs) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + timeoutMs;
-        while (!state.isFinal()) {
-            long left = deadline - System.currentTimeMillis();
-            if (left <= 0) {
-                break;
-            }
-            wait(Math.min(left, 50));
-        }
-        return state;
+    public MigrationState awaitFinal(long timeoutMs) throws InterruptedException {
+        return events.awaitFinal(timeoutMs);
     }
 
     public List<RoundRecord> rounds() {
-        return new ArrayList<>(rounds);
+        return events.rounds();
     }
 
     public MigrationParameters parameters() {
@@ -686,16 +617,16 @@ public final class OutgoingMigration {
             faults = srv.requests.get();
         }
         DowntimeProbe pr = probe;
-        return new MigrationStats(p.mode(), totalMs(), setupMs, downtimeSourceMs, downtimeTargetMs,
+        return new MigrationStats(p.mode(), events.totalMs(), setupMs, downtimeSourceMs, downtimeTargetMs,
                 pr == null ? 0 : pr.longestGapMs(),
-                predictedDowntimeMs, rounds.size(), transferred, ps == null ? 0 : ps.duplicatedPages,
+                predictedDowntimeMs, events.roundCount(), transferred, ps == null ? 0 : ps.duplicatedPages,
                 ps == null ? 0 : ps.totalZeroPages, bytes, guest.layout().sizeBytes(), faults, lat,
                 targetDirtiedPages, s.truePositivePages(), s.falsePositivePages(), s.falseNegativePages(),
-                verifiedPages, verifyMismatchPages);
+                verifiedPages, verifyMismatchPages, meter.targetClockOffsetNs() / 1e6);
     }
 
     public MigrationInfo info() {
-        return new MigrationInfo(id, guestId, targetAddress, state, p, stats(), rounds(), new ArrayList<>(changes),
+        return new MigrationInfo(id, guestId, targetAddress, events.state(), p, stats(), rounds(), events.changes(),
                 error, startUnixMs);
     }
 

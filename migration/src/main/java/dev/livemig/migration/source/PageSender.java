@@ -112,7 +112,7 @@ final class PageSender {
         callSentPages = 0;
         callPlannedPages = pages.cardinality();
         callStartNanos = t0;
-        boolean[] present = PageChecksums.presentPages(guest.mm(), layout);
+        boolean[] present = PageChecksums.presentPages(guest.mm(), layout, pages);
         for (int p = pages.nextSet(0); p >= 0; p = pages.nextSet(p + 1)) {
             if (cancelled.getAsBoolean()) {
                 throw new Cancelled();
@@ -121,7 +121,9 @@ final class PageSender {
                 continue; // claimed meanwhile (a post-copy priority answer sent it)
             }
             try {
-                addPage(p, present[p], extraFlags);
+                // a page set in {@code pages} after the walk (a post-copy recovery adds the
+                // target's missing ones) was not walked: ask pagemap before calling it zeros
+                addPage(p, present[p] || PageChecksums.present(guest.mm(), layout.pageAddress(p)), extraFlags);
             } catch (StreamBroken e) {
                 pages.set(p); // claimed but in no batch (the flush of the previous one broke): still to send
                 throw e;

@@ -34,6 +34,18 @@ final class PostcopyPageServer {
     final AtomicLong priorityBytes = new AtomicLong();
     final AtomicLong priorityPages = new AtomicLong();
 
+    /** Pure post-copy: every populated page is the server's to send. */
+    static PageBitmap populatedPages(Guest guest) {
+        PageBitmap needed = new PageBitmap(guest.layout().pages());
+        boolean[] present = dev.livemig.migration.stats.PageChecksums.presentPages(guest.mm(), guest.layout());
+        for (int i = 0; i < present.length; i++) {
+            if (present[i]) {
+                needed.set(i);
+            }
+        }
+        return needed;
+    }
+
     PostcopyPageServer(Guest guest, PageBitmap needed, PageBitmap sentOnce,
                        MessageSink<PostcopySourceMessage> priority) {
         this.guest = guest;

@@ -3,6 +3,7 @@ package dev.livemig.migration.source;
 import dev.livemig.migration.MigrationControl.MigrationParameters;
 import dev.livemig.migration.MigrationControl.RoundDecision;
 import dev.livemig.migration.MigrationControl.RoundRecord;
+import dev.livemig.migration.MigrationControl.SwitchoverCost;
 import dev.livemig.migration.guest.Guest;
 import dev.livemig.migration.guest.PageBitmap;
 import dev.livemig.migration.guest.WriteLog;
@@ -14,7 +15,10 @@ import dev.livemig.migration.tracker.DirtyTracker;
  * every populated page, each round then harvests the pages written meanwhile, which the
  * next round sends. A round's record holds what it sent, the scan that ended it, the
  * tracker's score against the guest's write log, the bandwidth measured, the dirty
- * memory left and the downtime a switchover would now cost.
+ * memory left and the downtime a switchover would now cost: the dirty bytes at that
+ * bandwidth plus the fixed cost of a switchover, measured in the round
+ * ({@link SwitchoverCostMeter}). The stop-and-copy pass's record gets the fixed cost the
+ * switchover really had from its caller, once the target answered.
  *
  * <p>The dirty bitmap is the set of pages whose latest contents the target lacks. At
  * switchover the final scan adds the last writes: pre-copy sends them all
@@ -32,11 +36,14 @@ final class PrecopyEngine {
     private WriteLog.Score score = WriteLog.Score.NONE;
     private WriteLog.Score lastScore = WriteLog.Score.NONE;
     private double bandwidthBytesPerS;
+    private final SwitchoverCostMeter meter;
     private double lastPredictedMs = Double.POSITIVE_INFINITY;
+    private double lastPredictedTransferMs = Double.POSITIVE_INFINITY;
     private int rounds;
 
     PrecopyEngine(Guest guest, MigrationParameters p, DirtyTracker tracker, PageSender sender,
-                  long migrationStartNanos) {
+                  SwitchoverCostMeter meter, long migrationStartNanos) {
+        this.meter = meter;
         this.guest = guest;
         this.p = p;
         this.tracker = tracker;
@@ -79,11 +86,16 @@ final class PrecopyEngine {
         if (tr.bytes() > 0 && tr.nanos() > 0) {
             bandwidthBytesPerS = tr.bytes() * 1e9 / tr.nanos();
         }
+        // right behind the round's last batch, as the Switchover call would follow the final pass
+        SwitchoverCostMeter.Sample sync = meter.sync(sender.batchesSent(), true);
         scan();
         long remaining = dirty.cardinality();
         long duration = System.nanoTime() - t0;
-        double predicted = Convergence.predictDowntimeMs(guest.layout().bytesOf(dirty), bandwidthBytesPerS);
+        SwitchoverCost fixed = meter.estimate(tracker.lastScanNs() / 1e6, sync);
+        double transfer = Convergence.predictTransferMs(guest.layout().bytesOf(dirty), bandwidthBytesPerS);
+        double predicted = transfer + fixed.totalMs();
         lastPredictedMs = predicted;
+        lastPredictedTransferMs = transfer;
         Convergence.Decision d = convergence.decide(round, remaining, predicted);
         if (d.decision() == RoundDecision.THROTTLE) {
             guest.setThrottlePercent(d.throttlePercent());
@@ -92,7 +104,8 @@ final class PrecopyEngine {
         return new RoundRecord(round, ms(t0 - migrationStartNanos), ms(duration), tracker.lastScanNs(), dirtyPages,
                 tr.pages(), tr.zeroPages(), tr.bytes(), (long) bandwidthBytesPerS,
                 remaining * 1e9 / Math.max(1, duration), remaining, predicted, d.decision(), d.reason(), throttle,
-                lastScore.truePositivePages(), lastScore.falsePositivePages(), lastScore.falseNegativePages());
+                lastScore.truePositivePages(), lastScore.falsePositivePages(), lastScore.falseNegativePages(),
+                transfer, fixed);
     }
 
     /**
@@ -123,7 +136,7 @@ final class PrecopyEngine {
                 tr.nanos() > 0 && tr.bytes() > 0 ? (long) (tr.bytes() * 1e9 / tr.nanos()) : 0,
                 0, remaining, lastPredictedMs, postcopy ? RoundDecision.POSTCOPY : RoundDecision.SWITCHOVER,
                 reason, guest.throttlePercent(), lastScore.truePositivePages(), lastScore.falsePositivePages(),
-                lastScore.falseNegativePages());
+                lastScore.falseNegativePages(), lastPredictedTransferMs, SwitchoverCost.NONE);
     }
 
     void updateParameters(MigrationParameters next) {

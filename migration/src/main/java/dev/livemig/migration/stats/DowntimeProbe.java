@@ -17,23 +17,38 @@ import java.util.function.Supplier;
  * <p>Each endpoint asks one place the guest may run (the source node, then the target
  * node) and says whether the guest answered there; a poll tries them in order and stops
  * at the first answer. In one JVM the endpoints are {@link Guest#probe()} of the source
- * guest and of the target's incoming guest; across processes they would be a probe RPC to
- * each node. The gap includes the one under way, so a guest that stopped answering shows
- * as downtime before it comes back.
+ * guest and of the target's incoming guest; across processes the source node probes its
+ * own guest and asks the target node with a Sync call. Every gap is measured on the
+ * prober's one clock, so no clock skew between the nodes enters it. The gap includes the
+ * one under way until {@link #close}, so a guest that stopped answering shows as downtime
+ * before it comes back.
  */
 public final class DowntimeProbe implements AutoCloseable {
     private static final long POLL_INTERVAL_NANOS = 100_000;
 
     private final List<BooleanSupplier> endpoints;
+    private final long pollIntervalNanos;
     private final LongSupplier clockNanos;
     private final AtomicLongArray answers;
     private final Object lock = new Object();
     private long lastAnswerNanos = -1;
     private long longestGapNanos;
+    /** When it was closed (-1: open): the silence under way stops counting there. */
+    private long closedNanos = -1;
     private volatile boolean closed;
     private Thread thread;
 
     public DowntimeProbe(List<BooleanSupplier> endpoints, LongSupplier clockNanos) {
+        this(endpoints, clockNanos, POLL_INTERVAL_NANOS);
+    }
+
+    /**
+     * Polls every {@code pollIntervalNanos}: an endpoint that is a remote call (a probe of
+     * the target node) is polled less often than a local load, so that the probe itself
+     * does not take a core of a small machine.
+     */
+    public DowntimeProbe(List<BooleanSupplier> endpoints, LongSupplier clockNanos, long pollIntervalNanos) {
+        this.pollIntervalNanos = pollIntervalNanos;
         if (endpoints.isEmpty()) {
             throw new IllegalArgumentException("a probe needs an endpoint");
         }
@@ -56,7 +71,7 @@ public final class DowntimeProbe implements AutoCloseable {
             thread = new Thread(() -> {
                 while (!closed) {
                     poll();
-                    LockSupport.parkNanos(POLL_INTERVAL_NANOS);
+                    LockSupport.parkNanos(pollIntervalNanos);
                 }
             }, "downtime-probe");
             thread.setDaemon(true);
@@ -93,6 +108,9 @@ public final class DowntimeProbe implements AutoCloseable {
     public double longestGapMs() {
         long now = clockNanos.getAsLong();
         synchronized (lock) {
+            if (closedNanos >= 0) {
+                now = closedNanos;
+            }
             long open = lastAnswerNanos >= 0 ? now - lastAnswerNanos : 0;
             return Math.max(longestGapNanos, open) / 1e6;
         }
@@ -106,6 +124,11 @@ public final class DowntimeProbe implements AutoCloseable {
     /** Stops polling and waits for the probe thread. */
     @Override
     public void close() {
+        synchronized (lock) {
+            if (closedNanos < 0) {
+                closedNanos = clockNanos.getAsLong();
+            }
+        }
         closed = true;
         Thread t;
         synchronized (this) {

@@ -54,6 +54,7 @@ public final class IncomingMigration implements PageChannel {
     public enum State { IDLE, RECEIVING, RUNNING, COMPLETED, FAILED }
 
     private final Kernel kernel;
+    private final ResumeCalibration calibration;
     private final Object lock = new Object();
     private State state = State.IDLE;
     private String migrationId;
@@ -98,6 +99,7 @@ public final class IncomingMigration implements PageChannel {
 
     public IncomingMigration(Kernel kernel) {
         this.kernel = kernel;
+        this.calibration = new ResumeCalibration();
     }
 
     // ---- handshake --------------------------------------------------------------------
@@ -252,23 +254,34 @@ public final class IncomingMigration implements PageChannel {
 
     // ---- switchover --------------------------------------------------------------------
 
+    /** Waits (at most {@code waitMs}, while RECEIVING) until batches 0..n-1 are placed; caller holds the lock. */
+    private boolean awaitBatches(long n, long waitMs) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + waitMs;
+        while (batches.firstMissing() < n && state == State.RECEIVING) {
+            long left = deadline - System.currentTimeMillis();
+            if (left <= 0) {
+                return false;
+            }
+            lock.wait(left);
+        }
+        return batches.firstMissing() >= n;
+    }
+
     @Override
     public SwitchoverResponse switchover(SwitchoverRequest req) {
+        long arrived = EpochClock.nowNanos();
+        long drained;
         synchronized (lock) {
-            long deadline = System.currentTimeMillis() + switchoverWaitMs;
-            while (batches.firstMissing() < req.batchesSent() && state == State.RECEIVING) {
-                long left = deadline - System.currentTimeMillis();
-                if (left <= 0) {
-                    return fail("timed out waiting for " + req.batchesSent() + " batches, have " + batches.placedCount()
-                            + ", first missing " + batches.firstMissing());
+            try {
+                if (!awaitBatches(req.batchesSent(), switchoverWaitMs) && state == State.RECEIVING) {
+                    return fail("timed out waiting for " + req.batchesSent() + " batches, have "
+                            + batches.placedCount() + ", first missing " + batches.firstMissing());
                 }
-                try {
-                    lock.wait(left);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return fail("interrupted");
-                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return fail("interrupted");
             }
+            drained = EpochClock.nowNanos();
             if (state != State.RECEIVING) {
                 SwitchoverResponse again = repeatedSwitchover(req);
                 return again != null ? again
@@ -303,13 +316,16 @@ public final class IncomingMigration implements PageChannel {
         SwitchoverResponse resp;
         synchronized (lock) {
             resumeUnixNs = first;
-            downtimeMs = EpochClock.millisBetween(req.pauseUnixNs(), first);
+            // the pause stamp is the source's clock: shifted onto this one by the offset Sync measured
+            downtimeMs = EpochClock.millisBetween(req.pauseUnixNs() + req.targetClockOffsetNs(), first);
             if (!req.postcopy()) {
                 state = State.COMPLETED;
             }
             long missing = guest.layout().pages() - placer.received.cardinality();
+            long now = EpochClock.nowNanos();
             switchedOver = new SwitchoverResponse(first != 0, first, downtimeMs, missing,
-                    first != 0 ? "" : "the guest did not run after resume");
+                    first != 0 ? "" : "the guest did not run after resume", EpochClock.millisBetween(arrived, drained),
+                    first != 0 ? EpochClock.millisBetween(drained, first) : 0, EpochClock.millisBetween(arrived, now));
             lock.notifyAll();
             resp = switchedOver;
         }
@@ -339,6 +355,26 @@ public final class IncomingMigration implements PageChannel {
             }
         }
         return switchedOver;
+    }
+
+    /** Sync: the measurements of {@link ResumeCalibration#answer}; changes nothing. */
+    @Override
+    public PageTransfer.SyncResponse sync(PageTransfer.SyncRequest req) {
+        long arrived = EpochClock.nowNanos();
+        boolean drained = false;
+        PagePlacer receiving;
+        Guest g;
+        synchronized (lock) {
+            try {
+                drained = awaitBatches(req.batchesSent(), ResumeCalibration.SYNC_DRAIN_WAIT_MS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            receiving = state == State.RECEIVING ? placer : null;
+            g = guest;
+        }
+        // outside the lock: a probe of a post-copy guest may wait for a missing page
+        return calibration.answer(req, arrived, drained, receiving, g);
     }
 
     private SwitchoverResponse fail(String why) {
@@ -667,42 +703,11 @@ public final class IncomingMigration implements PageChannel {
         return mode;
     }
 
-    /** Fault to page-installed latency of post-copy requests, as the target saw it. */
-    public LatencySummary faultLatency() {
-        return faults == null ? LatencySummary.EMPTY : faults.faultLatency.summary();
-    }
-
-    public long pageRequests() {
-        return requestsSent.get();
-    }
-
-    public long copyRaces() {
-        return placer == null ? 0 : placer.copyRaces.get();
-    }
-
-    /** Batches that arrived twice (the second copy was dropped). */
-    public long duplicateBatches() {
+    /** What this target counted so far: page requests, races, duplicates, damaged and stale pages. */
+    public IncomingCounters counters() {
         synchronized (lock) {
-            return batches.duplicates();
+            return new IncomingCounters(placer, faults, requestsSent.get(), batches.duplicates());
         }
-    }
-
-    /** Pages of overtaken batches that were not placed because a later batch had placed them. */
-    public long stalePages() {
-        return placer == null ? 0 : placer.stalePages.get();
-    }
-
-    /** Pages that failed their checksum on arrival (each was dropped, and sent again or the switchover refused). */
-    public long checksumMismatchPages() {
-        return placer == null ? 0 : placer.checksumMismatchPages.get();
-    }
-
-    public long discardedPages() {
-        return placer == null ? 0 : placer.discardedPages.get();
-    }
-
-    public long dirtiedSinceSwitchover() {
-        return faults == null ? 0 : faults.dirtied.cardinality();
     }
 
     public PageBitmap receivedPages() {

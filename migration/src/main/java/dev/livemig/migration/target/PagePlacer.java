@@ -11,6 +11,7 @@ import dev.livemig.mm.uffd.PageSource;
 import dev.livemig.mm.uffd.UserfaultfdCtx;
 import dev.livemig.mm.vma.Mmap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * Installs received pages into the target guest through its userfaultfd, like QEMU's
@@ -46,6 +47,8 @@ final class PagePlacer {
      * contents. Four bytes per page, 0.1% of the guest.
      */
     private final int[] placedBySequence;
+    /** Batch placement shares it; {@link #rehearseWriteProtectNanos} takes it alone. */
+    private final ReentrantReadWriteLock installs = new ReentrantReadWriteLock();
 
     PagePlacer(Guest guest, UserfaultfdCtx ctx) {
         this.guest = guest;
@@ -114,6 +117,15 @@ final class PagePlacer {
         if (b.sequence() < 0 || b.sequence() >= Integer.MAX_VALUE) {
             throw new IllegalArgumentException("batch sequence out of range: " + b.sequence());
         }
+        installs.readLock().lock();
+        try {
+            placeBatchLocked(b);
+        } finally {
+            installs.readLock().unlock();
+        }
+    }
+
+    private void placeBatchLocked(PageTransfer.PageBatch b) {
         int seq = (int) b.sequence() + 1;
         int size = b.pageSizeBytes();
         int off = 0;
@@ -195,6 +207,29 @@ final class PagePlacer {
             zeroPages.incrementAndGet();
         }
         return true;
+    }
+
+    /**
+     * The switchover's UFFDIO_WRITEPROTECT of the whole guest, rehearsed on the live page
+     * tables and lifted again; returns how long protecting took. Batches wait meanwhile: a
+     * page installed or dropped in a protected range would end up protected, or leave a
+     * uffd-wp marker behind, after the rehearsal.
+     */
+    long rehearseWriteProtectNanos() {
+        installs.writeLock().lock();
+        try {
+            long t0 = System.nanoTime();
+            for (GuestLayout.RegionLayout r : layout.regions()) {
+                ctx.writeprotect(r.startAddress(), r.sizeBytes(), UserfaultfdCtx.WRITEPROTECT_MODE_WP);
+            }
+            long took = System.nanoTime() - t0;
+            for (GuestLayout.RegionLayout r : layout.regions()) {
+                ctx.writeprotect(r.startAddress(), r.sizeBytes(), 0);
+            }
+            return took;
+        } finally {
+            installs.writeLock().unlock();
+        }
     }
 
     /** QEMU's ram_discard_range(): anonymous memory is zapped, file memory punched out. */

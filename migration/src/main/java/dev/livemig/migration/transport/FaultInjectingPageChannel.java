@@ -229,6 +229,12 @@ public final class FaultInjectingPageChannel implements PageChannel {
         return unary(MessageType.VERIFY, () -> inner.verify(request));
     }
 
+    /** Not an injection point: a Sync only measures, and a lost one is just a missing measurement. */
+    @Override
+    public PageTransfer.SyncResponse sync(PageTransfer.SyncRequest request) {
+        return inner.sync(request);
+    }
+
     // ---- streams ------------------------------------------------------------------------
 
     @Override

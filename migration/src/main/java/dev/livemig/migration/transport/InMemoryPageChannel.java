@@ -72,6 +72,11 @@ public final class InMemoryPageChannel implements PageChannel {
         return target.verify(request);
     }
 
+    @Override
+    public PageTransfer.SyncResponse sync(PageTransfer.SyncRequest request) {
+        return target.sync(request);
+    }
+
     private synchronized <T> MessageSink<T> pipe(String name, int capacity, MessageSink<T> downstream,
                                                  Consumer<Throwable> onDownstreamFailure) {
         Pipe<T> p = new Pipe<>(name, capacity, downstream, onDownstreamFailure);

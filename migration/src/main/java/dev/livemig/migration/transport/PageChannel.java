@@ -61,6 +61,15 @@ public interface PageChannel extends AutoCloseable {
 
     VerifyResponse verify(VerifyRequest request);
 
+    /**
+     * A control round trip that changes nothing: what a switchover would cost now, the
+     * target's clock, and whether the guest answers there. A transport without it
+     * answers UnsupportedOperationException; callers treat that as "not measured".
+     */
+    default PageTransfer.SyncResponse sync(PageTransfer.SyncRequest request) {
+        throw new UnsupportedOperationException("this channel has no Sync");
+    }
+
     @Override
     default void close() {
     }

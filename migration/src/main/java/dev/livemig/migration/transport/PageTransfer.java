@@ -143,8 +143,14 @@ public final class PageTransfer {
 
     // ---- switchover ------------------------------------------------------------------
 
+    /** {@code targetClockOffsetNs}: the target's clock minus the source's, measured with Sync (0: unknown). */
     public record SwitchoverRequest(String migrationId, int finalRound, long batchesSent, GuestLayout layout,
-                                    List<Vcpu.State> vcpus, boolean postcopy, long pauseUnixNs) {
+                                    List<Vcpu.State> vcpus, boolean postcopy, long pauseUnixNs,
+                                    long targetClockOffsetNs) {
+        public SwitchoverRequest(String migrationId, int finalRound, long batchesSent, GuestLayout layout,
+                                 List<Vcpu.State> vcpus, boolean postcopy, long pauseUnixNs) {
+            this(migrationId, finalRound, batchesSent, layout, vcpus, postcopy, pauseUnixNs, 0);
+        }
     }
 
     /**
@@ -153,7 +159,25 @@ public final class PageTransfer {
      * lacks and asks again. Not resumed with no missing pages: the migration failed.
      */
     public record SwitchoverResponse(boolean resumed, long resumeUnixNs, double downtimeMs, long missingPages,
-                                     String error) {
+                                     String error, double drainMs, double resumeMs, double handledMs) {
+        /** An answer without the target's time split (refusals, test doubles). */
+        public SwitchoverResponse(boolean resumed, long resumeUnixNs, double downtimeMs, long missingPages,
+                                  String error) {
+            this(resumed, resumeUnixNs, downtimeMs, missingPages, error, 0, 0, 0);
+        }
+    }
+
+    // ---- sync --------------------------------------------------------------------------
+
+    public record SyncRequest(String migrationId, long batchesSent, boolean estimateResume) {
+    }
+
+    public record SyncResponse(long targetReceiveUnixNs, long targetReplyUnixNs, double drainMs, boolean drained,
+                               double resumeEstimateMs, boolean guestAnswered) {
+        /** The target's time spent answering. */
+        public double handledMs() {
+            return (targetReplyUnixNs - targetReceiveUnixNs) / 1e6;
+        }
     }
 
     // ---- post-copy priority channel ---------------------------------------------------
@@ -204,6 +228,17 @@ public final class PageTransfer {
         public ReceivedBitmapResponse(String migrationId, List<RegionBitmap> regions, long receivedPages,
                                       long missingPages) {
             this(migrationId, regions, receivedPages, missingPages, new byte[0]);
+        }
+
+        /** Pages the guest wrote on the target since the switchover, over all regions. */
+        public long dirtiedSinceSwitchoverPages() {
+            long n = 0;
+            for (RegionBitmap rb : regions) {
+                for (byte b : rb.dirtiedSinceSwitchover()) {
+                    n += Integer.bitCount(b & 0xff);
+                }
+            }
+            return n;
         }
 
         /** Whether the batch of this sequence was placed. */

@@ -15,6 +15,7 @@ import dev.livemig.migration.MigrationControl.ProgressListener;
 import dev.livemig.migration.MigrationControl.TransferProgress;
 import dev.livemig.migration.MigrationControl.RoundDecision;
 import dev.livemig.migration.MigrationControl.RoundRecord;
+import dev.livemig.migration.MigrationControl.SwitchoverCost;
 import dev.livemig.migration.guest.Guest;
 import dev.livemig.migration.guest.GuestSpec;
 import dev.livemig.migration.guest.GuestSpec.RegionKind;
@@ -153,7 +154,7 @@ public abstract class AbstractMigrationE2ETest {
         MigrationStats st = m.stats();
         if (mode == MigrationMode.PRECOPY) {
             assertTrue(st.rounds() >= 2, "at least round 0 and the stop-and-copy pass");
-            assertEquals(0, target.pageRequests(), "pre-copy never fetches on demand");
+            assertEquals(0, target.counters().pageRequests(), "pre-copy never fetches on demand");
         } else {
             assertTrue(m.info().stateChanges().stream().anyMatch(c -> c.toState() == MigrationState.POSTCOPY_ACTIVE));
         }
@@ -169,7 +170,7 @@ public abstract class AbstractMigrationE2ETest {
         MigrationStats st = m.stats();
         assertTrue(st.postcopyFaults() > 0, "the target faulted on missing pages: " + st);
         assertEquals(st.postcopyFaults(), st.postcopyFaultLatency().count());
-        assertTrue(target.faultLatency().count() > 0);
+        assertTrue(target.counters().faultLatency().count() > 0);
         assertTrue(st.postcopyFaultLatency().maxUs() >= st.postcopyFaultLatency().p50Us());
         assertTrue(st.postcopyTargetDirtiedPages() > 0, "target writes after switchover are tracked");
     }
@@ -334,7 +335,48 @@ public abstract class AbstractMigrationE2ETest {
         assertEquals(RoundDecision.POSTCOPY, last.decision(), () -> "rounds " + rounds);
         assertTrue(rounds.stream().anyMatch(r -> r.decision() == RoundDecision.POSTCOPY
                 && r.predictedDowntimeMs() > 20), "switched because the prediction exceeded the limit");
-        assertTrue(target.discardedPages() > 0 || target.pageRequests() > 0);
+        assertTrue(target.counters().discardedPages() > 0 || target.counters().pageRequests() > 0);
+    }
+
+    /** Regression: the post-copy switchover's scan used to add a round of its own, with 0 pages sent. */
+    @Test
+    void hybrid_roundListEndsWithTheRoundThatDecidedPostcopy() throws Exception {
+        OutgoingMigration m = newMigration(mixedGuest().build(), MigrationParameters.of(MigrationMode.HYBRID)
+                .withManualRounds(true).withDowntimeLimitMs(1).withPostcopyAfterRounds(2).withVerifyPages(true)
+                .withBandwidthLimitBytesPerS(64 * MIB), false);
+        m.start();
+        RoundRecord r0 = m.runRound();
+        assertEquals(RoundDecision.CONTINUE, r0.decision(), r0::reason);
+        RoundRecord r1 = m.runRound();
+        assertEquals(RoundDecision.POSTCOPY, r1.decision(), r1::reason);
+        assertEquals(MigrationState.COMPLETED, m.awaitFinal(TIMEOUT_MS), m::error);
+        assertMigratedFaithfully(m);
+        assertEquals(List.of(r0, r1), m.rounds(), "no round after the one that decided POSTCOPY");
+        assertEquals(2, m.stats().rounds());
+        assertTrue(m.info().stateChanges().stream().anyMatch(c -> c.toState() == MigrationState.POSTCOPY_ACTIVE
+                && c.reason().contains("pages left to the page server")), () -> "" + m.info().stateChanges());
+    }
+
+    @Test
+    void precopy_predictionIsTheTransferPlusTheMeasuredSwitchoverCost() throws Exception {
+        GuestSpec spec = mixedGuest().workload(Workload.UNIFORM).writeRatePagesPerS(30_000).build();
+        OutgoingMigration m = migrate(spec, MigrationParameters.of(MigrationMode.PRECOPY).withVerifyPages(true)
+                .withBandwidthLimitBytesPerS(32 * MIB).withDowntimeLimitMs(50).withMaxRounds(12));
+        assertMigratedFaithfully(m);
+        List<RoundRecord> rounds = m.rounds();
+        RoundRecord last = rounds.get(rounds.size() - 1);
+        for (RoundRecord r : rounds.subList(0, rounds.size() - 1)) {
+            SwitchoverCost c = r.switchoverCost();
+            assertEquals(r.predictedTransferMs() + c.totalMs(), r.predictedDowntimeMs(), 1e-6, () -> "" + r);
+            assertEquals(r.scanNs() / 1e6, c.finalScanMs(), 1e-6, "this round's scan stands for the final one");
+            assertEquals(0, c.pauseMs(), "no pause before the switchover");
+            assertTrue(c.targetResumeMs() > 0, () -> "the target's resume was rehearsed: " + r);
+        }
+        SwitchoverCost done = last.switchoverCost();
+        assertTrue(done.targetResumeMs() > 0, () -> "the switchover's resume was measured: " + last);
+        assertTrue(done.totalMs() >= done.targetResumeMs() + done.finalScanMs(), () -> "" + done);
+        assertEquals(last.scanNs() / 1e6, done.finalScanMs(), 1e-6);
+        assertEquals(rounds.get(rounds.size() - 2).predictedDowntimeMs(), m.stats().predictedDowntimeMs());
     }
 
     @Test

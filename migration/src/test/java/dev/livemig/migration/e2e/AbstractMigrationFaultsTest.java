@@ -410,7 +410,7 @@ public abstract class AbstractMigrationFaultsTest {
         m.start();
         assertEquals(MigrationState.COMPLETED, m.awaitFinal(TIMEOUT_MS), m::error);
         assertVerified(m, target);
-        assertEquals(1, target.checksumMismatchPages(), "the damaged page was caught on arrival");
+        assertEquals(1, target.counters().checksumMismatchPages(), "the damaged page was caught on arrival");
         String reason = m.info().stateChanges().get(m.info().stateChanges().size() - 1).reason();
         assertTrue(reason.contains("1 pages resent"), reason);
     }
@@ -426,7 +426,7 @@ public abstract class AbstractMigrationFaultsTest {
         assertEquals(MigrationState.COMPLETED, m.awaitFinal(TIMEOUT_MS), m::error);
         assertVerified(m, target);
         assertTrue(ch.injected(Fault.CORRUPT) > 3, "corruptions injected: " + ch.injected(Fault.CORRUPT));
-        assertTrue(target.checksumMismatchPages() > 3);
+        assertTrue(target.counters().checksumMismatchPages() > 3);
     }
 
     @Test
@@ -441,7 +441,7 @@ public abstract class AbstractMigrationFaultsTest {
         m.start();
         assertEquals(MigrationState.COMPLETED, m.awaitFinal(TIMEOUT_MS), m::error);
         assertVerified(m, target);
-        assertTrue(target.checksumMismatchPages() > 0, "damaged pages arrived");
+        assertTrue(target.counters().checksumMismatchPages() > 0, "damaged pages arrived");
         assertTrue(ch.injected(Fault.CORRUPT) > 1);
     }
 
@@ -457,7 +457,7 @@ public abstract class AbstractMigrationFaultsTest {
         assertEquals(MigrationState.COMPLETED, m.awaitFinal(TIMEOUT_MS), m::error);
         assertVerified(m, target);
         assertTrue(ch.injected(Fault.DUPLICATE) > 0 && ch.injected(Fault.REORDER) > 0);
-        assertEquals(ch.injected(Fault.DUPLICATE), target.duplicateBatches(), "every duplicate was recognised");
+        assertEquals(ch.injected(Fault.DUPLICATE), target.counters().duplicateBatches(), "every duplicate was recognised");
     }
 
     @Test

@@ -79,6 +79,12 @@ final class HoldingPageChannel implements PageChannel {
     }
 
     @Override
+    public dev.livemig.migration.transport.PageTransfer.SyncResponse sync(
+            dev.livemig.migration.transport.PageTransfer.SyncRequest request) {
+        return inner.sync(request);
+    }
+
+    @Override
     public void close() {
         inner.close();
     }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.livemig.migration.MigrationControl.MigrationMode;
 import dev.livemig.migration.MigrationControl.MigrationParameters;
 import dev.livemig.migration.MigrationControl.RoundDecision;
+import dev.livemig.migration.MigrationControl.SwitchoverCost;
 import dev.livemig.migration.MigrationControl.SwitchoverPolicy;
 import org.junit.jupiter.api.Test;
 
@@ -17,10 +18,19 @@ class ConvergenceTest {
     }
 
     @Test
-    void predictDowntime_isRemainingBytesOverBandwidth() {
-        assertEquals(250.0, Convergence.predictDowntimeMs(25_000_000, 100_000_000), 1e-9);
-        assertEquals(0.0, Convergence.predictDowntimeMs(0, 0));
-        assertEquals(Double.POSITIVE_INFINITY, Convergence.predictDowntimeMs(4096, 0));
+    void predictTransfer_isRemainingBytesOverBandwidth() {
+        assertEquals(250.0, Convergence.predictTransferMs(25_000_000, 100_000_000), 1e-9);
+        assertEquals(0.0, Convergence.predictTransferMs(0, 0));
+        assertEquals(Double.POSITIVE_INFINITY, Convergence.predictTransferMs(4096, 0));
+    }
+
+    @Test
+    void predictDowntime_addsEveryPartOfTheFixedSwitchoverCost() {
+        SwitchoverCost fixed = new SwitchoverCost(0.5, 2, 3, 4, 30);
+        assertEquals(39.5, fixed.totalMs(), 1e-9);
+        assertEquals(250.0 + 39.5, Convergence.predictDowntimeMs(25_000_000, 100_000_000, fixed), 1e-9);
+        // nothing left to send still costs the switchover itself
+        assertEquals(39.5, Convergence.predictDowntimeMs(0, 0, fixed), 1e-9);
     }
 
     @Test

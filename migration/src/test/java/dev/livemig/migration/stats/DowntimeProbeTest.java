@@ -45,6 +45,16 @@ class DowntimeProbeTest {
     }
 
     @Test
+    void aClosedProbe_stopsCountingTheSilence() {
+        pollAt(10);
+        sourceUp.set(false);
+        clock.set(60 * 1_000_000L);
+        probe.close(); // never started: closing only freezes the figure
+        clock.set(500 * 1_000_000L);
+        assertEquals(50.0, probe.longestGapMs(), 1e-9, "a migration's stats read later show the gap at close");
+    }
+
+    @Test
     void theFirstEndpointThatAnswers_endsThePoll() {
         targetUp.set(true);
         assertEquals(0, pollAt(1));

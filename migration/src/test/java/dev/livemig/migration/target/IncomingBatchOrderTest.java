@@ -63,7 +63,7 @@ class IncomingBatchOrderTest {
         stream.onNext(batch(1, BASE, 2, false)); // the newer copy arrives first
         stream.onNext(batch(0, BASE, 1, false));
         assertEquals(2, word0(BASE));
-        assertEquals(1, target.stalePages());
+        assertEquals(1, target.counters().stalePages());
     }
 
     @Test
@@ -72,14 +72,14 @@ class IncomingBatchOrderTest {
         stream.onNext(batch(1, BASE, 2, false));
         stream.onNext(batch(0, BASE, 1, false));
         assertEquals(2, word0(BASE));
-        assertEquals(1, target.duplicateBatches());
+        assertEquals(1, target.counters().duplicateBatches());
     }
 
     @Test
     void aDamagedPage_dropsTheOlderCopyAndHoldsTheSwitchoverUntilResent() {
         stream.onNext(batch(0, BASE, 1, false));
         stream.onNext(batch(1, BASE, 2, true));
-        assertEquals(1, target.checksumMismatchPages());
+        assertEquals(1, target.counters().checksumMismatchPages());
         assertFalse(target.receivedPages().get(0), "the stale copy is gone, so the bitmap asks for the page");
         SwitchoverResponse r = target.switchover(new PageTransfer.SwitchoverRequest("m", 0, 2, null, List.of(),
                 false, 0));

@@ -2,6 +2,7 @@ package dev.livemig.source.grpc;
 
 import dev.livemig.migration.transport.MessageSink;
 import dev.livemig.migration.transport.PageChannel;
+import dev.livemig.migration.transport.PageTransfer;
 import dev.livemig.migration.transport.PageTransfer.HandshakeRequest;
 import dev.livemig.migration.transport.PageTransfer.HandshakeResponse;
 import dev.livemig.migration.transport.PageTransfer.PageBatch;
@@ -108,6 +109,12 @@ public final class GrpcPageChannel implements PageChannel {
     @Override
     public SwitchoverResponse switchover(SwitchoverRequest request) {
         return PageTransferCodec.switchoverResponse(unary().switchover(PageTransferCodec.switchoverRequest(request)));
+    }
+
+    /** On the page stream's connection, so that it queues behind the pages in flight as a Switchover does. */
+    @Override
+    public PageTransfer.SyncResponse sync(PageTransfer.SyncRequest request) {
+        return PageTransferCodec.syncResponse(unary().sync(PageTransferCodec.syncRequest(request)));
     }
 
     @Override

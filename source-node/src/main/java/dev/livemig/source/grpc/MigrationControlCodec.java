@@ -168,7 +168,21 @@ public final class MigrationControlCodec {
                 .setThrottlePercent(r.throttlePercent())
                 .setTrackerTruePositivePages(r.trackerTruePositivePages())
                 .setTrackerFalsePositivePages(r.trackerFalsePositivePages())
-                .setTrackerFalseNegativePages(r.trackerFalseNegativePages()).build();
+                .setTrackerFalseNegativePages(r.trackerFalseNegativePages())
+                .setPredictedTransferMs(finite(r.predictedTransferMs()))
+                .setSwitchoverCost(switchoverCost(r.switchoverCost())).build();
+    }
+
+    public static dev.livemig.proto.v1.SwitchoverCost switchoverCost(MigrationControl.SwitchoverCost c) {
+        return dev.livemig.proto.v1.SwitchoverCost.newBuilder().setPauseMs(c.pauseMs())
+                .setFinalScanMs(c.finalScanMs()).setControlRttMs(c.controlRttMs())
+                .setTargetDrainMs(c.targetDrainMs()).setTargetResumeMs(c.targetResumeMs())
+                .setTotalMs(c.totalMs()).build();
+    }
+
+    /** A prediction before any bandwidth was measured is infinite; proto3 has no such double worth showing. */
+    private static double finite(double v) {
+        return Double.isFinite(v) ? v : 0;
     }
 
     public static StateChange stateChange(MigrationControl.StateChange c) {
@@ -197,7 +211,8 @@ public final class MigrationControlCodec {
                 .setTrackerTruePositivePages(s.trackerTruePositivePages())
                 .setTrackerFalsePositivePages(s.trackerFalsePositivePages())
                 .setTrackerFalseNegativePages(s.trackerFalseNegativePages()).setVerifiedPages(s.verifiedPages())
-                .setVerifyMismatchPages(s.verifyMismatchPages()).build();
+                .setVerifyMismatchPages(s.verifyMismatchPages())
+                .setTargetClockOffsetMs(s.targetClockOffsetMs()).build();
     }
 
     public static MigrationInfo info(MigrationControl.MigrationInfo i, boolean omitRounds) {

@@ -210,6 +210,9 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
                 m.beforeCompleted(g::release);
                 node.addMigration(m);
                 String address = request.getTargetAddress();
+                NodeDowntimeProbe probe = new NodeDowntimeProbe(id, g, node.dial(address));
+                m.setDowntimeProbe(probe.start());
+                m.addListener(probe);
                 PostcopyReconnector r = new PostcopyReconnector(m, () -> node.dial(address));
                 reconnectors.add(r);
                 m.addListener(r);

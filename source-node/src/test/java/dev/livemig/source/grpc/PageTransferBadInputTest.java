@@ -266,7 +266,7 @@ class PageTransferBadInputTest {
         IncomingMigration m = node.migrations().get(id);
         assertEquals(2, m.receivedPages().cardinality(), "the refused batch placed none of its pages");
         assertTrue(m.receivedPages().get(0) && m.receivedPages().get(1));
-        assertEquals(0, m.checksumMismatchPages());
+        assertEquals(0, m.counters().checksumMismatchPages());
         // a source that sends malformed batches cannot be trusted with the guest: the target drops its copy
         assertEquals(IncomingMigration.State.FAILED, m.state());
         assertTrue(m.error().contains(says), m.error());
@@ -307,7 +307,7 @@ class PageTransferBadInputTest {
         IncomingMigration m = node.migrations().get(id);
         assertEquals(IncomingMigration.State.RECEIVING, m.state(), "nothing here fails the migration");
         assertEquals(1, ack.getChecksumMismatchPages());
-        assertEquals(1, m.duplicateBatches(), "the second copy of batch 0 was recognised");
+        assertEquals(1, m.counters().duplicateBatches(), "the second copy of batch 0 was recognised");
         assertEquals(3, ack.getBatchesReceived());
         for (int i = 0; i < 5; i++) {
             assertTrue(m.receivedPages().get(i), "page " + i);

@@ -12,13 +12,15 @@ import java.util.concurrent.CopyOnWriteArrayList;
 /**
  * A loopback TCP relay between a source node and a target node, so a test can break the
  * connection for real: {@link #cut} resets every relayed connection and refuses new ones
- * (each is accepted and closed at once) until {@link #heal}.
+ * (each is accepted and closed at once) until {@link #heal}; {@link #hold} stops relaying
+ * bytes (a link that stalls) until {@link #release}.
  */
 final class TcpProxy implements AutoCloseable {
     private final ServerSocket server;
     private final int targetPort;
     private final List<Socket> open = new CopyOnWriteArrayList<>();
     private volatile boolean refusing;
+    private boolean held;
     private volatile int connections;
 
     TcpProxy(int targetPort) throws IOException {
@@ -50,6 +52,21 @@ final class TcpProxy implements AutoCloseable {
         refusing = false;
     }
 
+    synchronized void hold() {
+        held = true;
+    }
+
+    synchronized void release() {
+        held = false;
+        notifyAll();
+    }
+
+    private synchronized void awaitReleased() throws InterruptedException {
+        while (held) {
+            wait();
+        }
+    }
+
     private void acceptLoop() {
         while (!server.isClosed()) {
             try {
@@ -76,10 +93,13 @@ final class TcpProxy implements AutoCloseable {
             try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
                 int n;
                 while ((n = in.read(buf)) >= 0) {
+                    awaitReleased();
                     out.write(buf, 0, n);
                 }
             } catch (IOException e) {
                 // cut
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             } finally {
                 closeQuietly(from);
                 closeQuietly(to);

@@ -208,13 +208,14 @@ public final class PageTransferCodec {
         }
         return new PageTransfer.SwitchoverRequest(r.getMigrationId(), r.getFinalRound(), r.getBatchesSent(),
                 layout(r.getLayout()), r.getVcpusList().stream().map(PageTransferCodec::vcpuState).toList(),
-                r.getPostcopy(), r.getPauseUnixNs());
+                r.getPostcopy(), r.getPauseUnixNs(), r.getTargetClockOffsetNs());
     }
 
     public static dev.livemig.proto.v1.SwitchoverRequest switchoverRequest(PageTransfer.SwitchoverRequest r) {
         dev.livemig.proto.v1.SwitchoverRequest.Builder b = dev.livemig.proto.v1.SwitchoverRequest.newBuilder()
                 .setMigrationId(r.migrationId()).setFinalRound(r.finalRound()).setBatchesSent(r.batchesSent())
-                .setLayout(layout(r.layout())).setPostcopy(r.postcopy()).setPauseUnixNs(r.pauseUnixNs());
+                .setLayout(layout(r.layout())).setPostcopy(r.postcopy()).setPauseUnixNs(r.pauseUnixNs())
+                .setTargetClockOffsetNs(r.targetClockOffsetNs());
         for (Vcpu.State v : r.vcpus()) {
             b.addVcpus(vcpuState(v));
         }
@@ -223,13 +224,36 @@ public final class PageTransferCodec {
 
     public static PageTransfer.SwitchoverResponse switchoverResponse(dev.livemig.proto.v1.SwitchoverResponse r) {
         return new PageTransfer.SwitchoverResponse(r.getResumed(), r.getResumeUnixNs(), r.getDowntimeMs(),
-                r.getMissingPages(), r.getError());
+                r.getMissingPages(), r.getError(), r.getDrainMs(), r.getResumeMs(), r.getHandledMs());
     }
 
     public static dev.livemig.proto.v1.SwitchoverResponse switchoverResponse(PageTransfer.SwitchoverResponse r) {
         return dev.livemig.proto.v1.SwitchoverResponse.newBuilder().setResumed(r.resumed())
                 .setResumeUnixNs(r.resumeUnixNs()).setDowntimeMs(r.downtimeMs()).setMissingPages(r.missingPages())
-                .setError(nz(r.error())).build();
+                .setError(nz(r.error())).setDrainMs(r.drainMs()).setResumeMs(r.resumeMs())
+                .setHandledMs(r.handledMs()).build();
+    }
+
+    // ---- sync ------------------------------------------------------------------------------
+
+    public static PageTransfer.SyncRequest syncRequest(dev.livemig.proto.v1.SyncRequest r) {
+        return new PageTransfer.SyncRequest(r.getMigrationId(), r.getBatchesSent(), r.getEstimateResume());
+    }
+
+    public static dev.livemig.proto.v1.SyncRequest syncRequest(PageTransfer.SyncRequest r) {
+        return dev.livemig.proto.v1.SyncRequest.newBuilder().setMigrationId(r.migrationId())
+                .setBatchesSent(r.batchesSent()).setEstimateResume(r.estimateResume()).build();
+    }
+
+    public static PageTransfer.SyncResponse syncResponse(dev.livemig.proto.v1.SyncResponse r) {
+        return new PageTransfer.SyncResponse(r.getTargetReceiveUnixNs(), r.getTargetReplyUnixNs(), r.getDrainMs(),
+                r.getDrained(), r.getResumeEstimateMs(), r.getGuestAnswered());
+    }
+
+    public static dev.livemig.proto.v1.SyncResponse syncResponse(PageTransfer.SyncResponse r) {
+        return dev.livemig.proto.v1.SyncResponse.newBuilder().setTargetReceiveUnixNs(r.targetReceiveUnixNs())
+                .setTargetReplyUnixNs(r.targetReplyUnixNs()).setDrainMs(r.drainMs()).setDrained(r.drained())
+                .setResumeEstimateMs(r.resumeEstimateMs()).setGuestAnswered(r.guestAnswered()).build();
     }
 
     // ---- post-copy priority channel ---------------------------------------------------------

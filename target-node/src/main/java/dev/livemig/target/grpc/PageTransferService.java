@@ -93,6 +93,12 @@ public final class PageTransferService extends PageTransferGrpc.PageTransferImpl
     }
 
     @Override
+    public void sync(dev.livemig.proto.v1.SyncRequest request, StreamObserver<dev.livemig.proto.v1.SyncResponse> out) {
+        unary(out, () -> PageTransferCodec.syncResponse(
+                find(request.getMigrationId()).sync(PageTransferCodec.syncRequest(request))));
+    }
+
+    @Override
     public void receivedBitmap(ReceivedBitmapRequest request, StreamObserver<ReceivedBitmapResponse> out) {
         unary(out, () -> PageTransferCodec.receivedBitmapResponse(
                 find(request.getMigrationId()).receivedBitmap(PageTransferCodec.receivedBitmapRequest(request))));
