@@ -200,7 +200,8 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
                         ? channel : node.dial(request.getTargetAddress());
                 // the page stream's multifd channels: the first on the control connection, each other on its own
                 int multifd = request.getParameters().getMultifdChannels() > 0
-                        ? request.getParameters().getMultifdChannels() : DEFAULT_MULTIFD_CHANNELS;
+                        ? request.getParameters().getMultifdChannels()
+                        : p.mode() == MigrationMode.POSTCOPY ? 1 : DEFAULT_MULTIFD_CHANNELS;
                 if (multifd > MAX_MULTIFD_CHANNELS) {
                     throw new IllegalArgumentException("multifd_channels " + multifd + " > " + MAX_MULTIFD_CHANNELS);
                 }
@@ -236,7 +237,13 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
         });
     }
 
-    /** Page streams of a migration unless its parameters say otherwise (QEMU's multifd-channels default is 2). */
+    /**
+     * Page streams of a migration unless its parameters say otherwise (QEMU's multifd-channels
+     * default is 2). A post-copy migration defaults to one: its page stream is the background
+     * push, and a second sending and receiving thread takes the cores that the faulting
+     * vCPUs' requests wait for (p50 1.7-2.6 ms with two, 0.7-0.8 ms with one, in the same
+     * run on 2 loaded cores; docs/benchmarks.md).
+     */
     static final int DEFAULT_MULTIFD_CHANNELS = 2;
     static final int MAX_MULTIFD_CHANNELS = 16;
 
