@@ -28,7 +28,8 @@ public final class TargetNodeMain implements Callable<Integer> {
         Kernel kernel = new Kernel(new Kernel.Config().softDirty(true).nrHugepages(hugepages));
         // an HTTP/2 window that holds the PushPages batches the service requests ahead
         TargetNode node = new TargetNode(NettyServerBuilder.forAddress(new InetSocketAddress(host, port))
-                        .flowControlWindow(TargetNode.PUSH_FLOW_CONTROL_WINDOW_BYTES),
+                        .flowControlWindow(TargetNode.PUSH_FLOW_CONTROL_WINDOW_BYTES)
+                        .callExecutor(TargetNode::callExecutor),
                 () -> new IncomingMigration(kernel)).start();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             node.close();

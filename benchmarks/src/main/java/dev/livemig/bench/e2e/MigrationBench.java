@@ -72,6 +72,15 @@ public final class MigrationBench implements Callable<Integer> {
             description = "Pages per PageBatch in the throughput scenario; 0: the engine default (default: ${DEFAULT-VALUE}).")
     int batchPages;
 
+    @Option(names = "--multifd-channels", defaultValue = "0",
+            description = "Parallel page streams of the throughput and post-copy scenarios; 0: the source node's default (default: ${DEFAULT-VALUE}).")
+    int multifdChannels;
+
+    @Option(names = "--thread-cpu", description = "Print the nodes' CPU time per thread group of each measured throughput migration.")
+    void threadCpu(boolean on) {
+        threadCpu = on;
+    }
+
     @Option(names = "--warmup-mib", defaultValue = "256",
             description = "Each fresh node pair first migrates an idle guest of this size, so that the measured "
                     + "migration runs JIT-compiled code; 0: none (default: ${DEFAULT-VALUE}).")
@@ -165,10 +174,35 @@ public final class MigrationBench implements Callable<Integer> {
 
     /** Creates the guest, migrates it and returns the final info (throws if the migration failed). */
     static MigrationInfo migrate(Nodes n, GuestSpec spec, MigrationParameters params) {
+        return migrate(n, spec, params, null);
+    }
+
+    /**
+     * As above; {@code cpuNanos}, if given, receives the CPU time both node processes spent
+     * from the start of the migration to its end (the guest's creation not included).
+     */
+    static MigrationInfo migrate(Nodes n, GuestSpec spec, MigrationParameters params, long[] cpuNanos) {
         String guest = n.control(600).createGuest(CreateGuestRequest.newBuilder().setSpec(spec).build()).getGuestId();
+        long cpu0 = cpuNanos == null ? 0 : Nodes.cpuNanos(n.source) + Nodes.cpuNanos(n.target);
+        java.util.Map<String, Long> src0 = Nodes.cpuNanosByThread(n.source);
+        java.util.Map<String, Long> tgt0 = Nodes.cpuNanosByThread(n.target);
         String id = n.control(60).startMigration(StartMigrationRequest.newBuilder().setGuestId(guest)
                 .setTargetAddress(n.targetAddress()).setParameters(params).build()).getMigrationId();
-        return awaitEnd(n, id);
+        MigrationInfo info = awaitEnd(n, id);
+        if (cpuNanos != null) {
+            cpuNanos[0] = Nodes.cpuNanos(n.source) + Nodes.cpuNanos(n.target) - cpu0;
+            java.util.Map<String, Long> src1 = Nodes.cpuNanosByThread(n.source);
+            java.util.Map<String, Long> tgt1 = Nodes.cpuNanosByThread(n.target);
+            if (cpuNanos.length > 1) {
+                // the JIT compiler's share: code still being compiled after the warm-up, not per-byte work
+                cpuNanos[1] = compilerNanos(src1) - compilerNanos(src0) + compilerNanos(tgt1) - compilerNanos(tgt0);
+            }
+            if (threadCpu) {
+                printThreadCpu("source", src0, src1);
+                printThreadCpu("target", tgt0, tgt1);
+            }
+        }
+        return info;
     }
 
     /** Follows a migration with Watch until its final state, then reads its info. */
@@ -180,6 +214,24 @@ public final class MigrationBench implements Callable<Integer> {
             throw new IllegalStateException("migration " + id + " ended " + info.getState() + ": " + info.getError());
         }
         return info;
+    }
+
+    private static long compilerNanos(java.util.Map<String, Long> byThread) {
+        return byThread.entrySet().stream().filter(e -> e.getKey().contains("CompilerThre"))
+                .mapToLong(java.util.Map.Entry::getValue).sum();
+    }
+
+    /** --thread-cpu: where the nodes' CPU time of a measured migration went, thread group by thread group. */
+    static volatile boolean threadCpu;
+
+    private static void printThreadCpu(String node, java.util.Map<String, Long> before, java.util.Map<String, Long> after) {
+        StringBuilder sb = new StringBuilder("  " + node + " CPU by thread:");
+        after.entrySet().stream()
+                .map(e -> java.util.Map.entry(e.getKey(), e.getValue() - before.getOrDefault(e.getKey(), 0L)))
+                .filter(e -> e.getValue() >= 50_000_000L)
+                .sorted((a, b) -> Long.compare(b.getValue(), a.getValue()))
+                .forEach(e -> sb.append(fmt(" %s %.2f s;", e.getKey(), e.getValue() / 1e9)));
+        System.out.println(sb);
     }
 
     static String fmt(String pattern, Object... args) {

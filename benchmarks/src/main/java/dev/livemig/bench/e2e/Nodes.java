@@ -101,6 +101,46 @@ final class Nodes implements AutoCloseable {
         return procStatusKb(p, "VmHWM:") * 1024;
     }
 
+    /**
+     * CPU time (user + system) the process has used so far, from /proc/PID/stat; -1 if
+     * unreadable. Unlike wall time it does not grow when other processes take the cores.
+     */
+    static long cpuNanos(Process p) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(p.pid()), "stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime (fields 14, 15)
+            return ticks * 10_000_000L; // USER_HZ is 100 on Linux
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    /**
+     * CPU time per thread of the process so far, summed over threads whose names differ
+     * only in digits (grpc-default-executor-0 and -1 are one line), in nanoseconds.
+     */
+    static java.util.Map<String, Long> cpuNanosByThread(Process p) {
+        java.util.Map<String, Long> out = new java.util.TreeMap<>();
+        Path tasks = Path.of("/proc", Long.toString(p.pid()), "task");
+        try (var dirs = Files.list(tasks)) {
+            for (Path t : (Iterable<Path>) dirs::iterator) {
+                try {
+                    String name = Files.readString(t.resolve("comm")).trim().replaceAll("\\d+", "N");
+                    String stat = Files.readString(t.resolve("stat"));
+                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                    long ns = (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10_000_000L;
+                    out.merge(name, ns, Long::sum);
+                } catch (IOException | RuntimeException e) {
+                    // the thread ended meanwhile
+                }
+            }
+        } catch (IOException e) {
+            return out;
+        }
+        return out;
+    }
+
     static long procStatusKb(Process p, String field) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc", Long.toString(p.pid()), "status"))) {

@@ -49,22 +49,28 @@ final class Scenarios {
         long size = b.sizeMib * MIB;
         System.out.printf("## Round 0 throughput: gRPC vs raw TCP, %d MiB idle guest, fully populated, no zero pages%n%n",
                 b.sizeMib);
-        System.out.println("| run | round-0 bytes | gRPC round 0 | raw TCP, same bytes | ratio |");
-        System.out.println("|---|---|---|---|---|");
+        System.out.println("| run | round-0 bytes | gRPC round 0 | raw TCP, same bytes | ratio | node CPU per GiB "
+                + "| of it JIT | load |");
+        System.out.println("|---|---|---|---|---|---|---|---|");
         double[] grpc = new double[b.repeat];
         double[] raw = new double[b.repeat];
         for (int i = 0; i < b.repeat; i++) {
             RoundRecord r0;
+            long[] cpu = new long[2];
             try (Nodes n = b.nodes()) {
                 MigrationInfo info = MigrationBench.migrate(n, guest(size, Workload.WORKLOAD_IDLE, 0, 1).build(),
                         MigrationParameters.newBuilder().setMode(MigrationMode.MIGRATION_MODE_PRECOPY)
-                                .setBatchPages(b.batchPages).build());
+                                .setBatchPages(b.batchPages).setMultifdChannels(b.multifdChannels).build(), cpu);
                 r0 = info.getRounds(0);
             }
             grpc[i] = r0.getBandwidthBytesPerS();
+            String load = MigrationBench.loadAverage().split(" ")[0];
             raw[i] = rawTcpBytesPerS(r0.getBytesSent());
-            System.out.println(fmt("| %d | %d | %.0f MB/s | %.0f MB/s | %.0f %% |", i + 1, r0.getBytesSent(),
-                    grpc[i] / 1e6, raw[i] / 1e6, 100 * grpc[i] / raw[i]));
+            // CPU of both nodes over the whole migration (round 0 is nearly all of it for an idle guest)
+            double gib = r0.getBytesSent() / (double) GIB;
+            System.out.println(fmt("| %d | %d | %.0f MB/s | %.0f MB/s | %.0f %% | %.2f s | %.2f s | %s |", i + 1,
+                    r0.getBytesSent(), grpc[i] / 1e6, raw[i] / 1e6, 100 * grpc[i] / raw[i],
+                    cpu[0] / 1e9 / gib, cpu[1] / 1e9 / gib, load));
         }
         double[] ratio = new double[b.repeat];
         for (int i = 0; i < b.repeat; i++) {
@@ -181,7 +187,8 @@ final class Scenarios {
             MigrationInfo info;
             try (Nodes n = b.nodes()) {
                 info = MigrationBench.migrate(n, guest(size, Workload.WORKLOAD_UNIFORM, 20_000, 2).build(),
-                        MigrationParameters.newBuilder().setMode(MigrationMode.MIGRATION_MODE_POSTCOPY).build());
+                        MigrationParameters.newBuilder().setMode(MigrationMode.MIGRATION_MODE_POSTCOPY)
+                                .setMultifdChannels(b.multifdChannels).build());
             }
             MigrationStats s = info.getStats();
             LatencySummary l = s.getPostcopyFaultLatency();

@@ -378,6 +378,7 @@ public final class OutgoingMigration {
         MessageSink<PostcopySourceMessage> priority = channel.postcopy(done);
         pageServer = new PostcopyPageServer(guest, needed, sender.sentOnce, priority);
         done.server = pageServer;
+        sender.yieldTo(pageServer::lastRequestNanos);
         synchronized (priority) {
             priority.onNext(new PostcopyStart(id));
         }

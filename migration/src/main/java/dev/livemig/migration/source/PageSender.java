@@ -8,7 +8,6 @@ import dev.livemig.migration.stats.PageChecksums;
 import dev.livemig.migration.transport.MessageSink;
 import dev.livemig.migration.transport.PageTransfer;
 import dev.livemig.migration.transport.PageTransfer.PageBatch;
-import java.io.ByteArrayOutputStream;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
@@ -53,8 +52,14 @@ final class PageSender {
     private final int[] flags;
     private final int[] crcs;
     private int n;
-    private final ByteArrayOutputStream data = new ByteArrayOutputStream();
-    private byte[] buf = new byte[4096];
+    /**
+     * The pages with data of the batch being built, read straight from guest memory into
+     * place and handed over with the batch: no per-page buffer, no copy into a stream.
+     */
+    private byte[] data = new byte[0];
+    private int dataLen;
+
+    private static final byte[] EMPTY = new byte[0];
 
     PageSender(String migrationId, Guest guest, MessageSink<PageBatch> sink, MigrationParameters p,
                BooleanSupplier cancelled, Supplier<Throwable> streamError) {
@@ -149,27 +154,30 @@ final class PageSender {
 
     private void startPage(int p) {
         int size = (int) layout.pageSize(p);
-        if (n > 0 && (size != curSize || n == batchPages)) {
+        if (n > 0 && (size != curSize || n == pagesPerBatch(curSize))) {
             flush(false);
+        }
+        if (n == 0) {
+            yieldToUrgent(); // before reading the next batch's pages, the larger part of its cost
         }
         curSize = size;
     }
 
     private void addPage(int p, boolean present, int extraFlags) {
         startPage(p);
-        if (buf.length != curSize) {
-            buf = new byte[curSize];
+        if (data.length < pagesPerBatch(curSize) * curSize) {
+            data = new byte[pagesPerBatch(curSize) * curSize];
         }
         long addr = layout.pageAddress(p);
-        boolean zero = !present || PageChecksums.read(guest.mm(), addr, curSize, buf);
+        boolean zero = !present || PageChecksums.read(guest.mm(), addr, curSize, data, dataLen);
         int f = extraFlags;
         if (zero) {
             f |= PageTransfer.PAGE_FLAG_ZERO;
             crcs[n] = PageTransfer.zeroCrc(curSize);
             totalZeroPages++;
         } else {
-            crcs[n] = PageTransfer.crc32c(buf, 0, curSize);
-            data.write(buf, 0, curSize);
+            crcs[n] = PageTransfer.crc32c(data, dataLen, curSize);
+            dataLen += curSize;
         }
         if (!sentOnce.set(p)) {
             f |= PageTransfer.PAGE_FLAG_RESENT;
@@ -182,17 +190,36 @@ final class PageSender {
         totalPages++;
     }
 
+    /** Data of one batch at most, so that a batch of 2 MiB pages is not a buffer of 512 MiB. */
+    private static final int MAX_BATCH_DATA_BYTES = 16 << 20;
+
+    /** batch-pages, or fewer for pages so large that the batch would pass {@link #MAX_BATCH_DATA_BYTES}. */
+    private int pagesPerBatch(int pageSize) {
+        return Math.max(1, Math.min(batchPages, MAX_BATCH_DATA_BYTES / pageSize));
+    }
+
     /** Sends the batch being built (an empty one only to carry round-complete). */
     void flush(boolean roundComplete) {
         if (n == 0 && !roundComplete) {
             return;
         }
         checkStream();
+        // a full buffer goes as it is (and a fresh one is allocated for the next batch); a
+        // partly filled one, the end of a round, is copied so the buffer can be used again
+        byte[] payload;
+        if (dataLen == 0) {
+            payload = EMPTY;
+        } else if (dataLen * 4L >= data.length * 3L) {
+            payload = data;
+            data = new byte[0];
+        } else {
+            payload = java.util.Arrays.copyOf(data, dataLen);
+        }
         PageBatch b = new PageBatch(migrationId, curRound, sequence++, curSize == 0 ? 4096 : curSize,
                 java.util.Arrays.copyOf(addrs, n), java.util.Arrays.copyOf(flags, n),
-                java.util.Arrays.copyOf(crcs, n), data.toByteArray(), roundComplete);
+                java.util.Arrays.copyOf(crcs, n), payload, roundComplete, 0, dataLen);
         n = 0;
-        data.reset();
+        dataLen = 0;
         pace(b.wireBytes());
         try {
             sink.onNext(b);
@@ -204,6 +231,35 @@ final class PageSender {
             throw new StreamBroken(why != null ? why : e);
         }
         totalBytes += b.wireBytes();
+    }
+
+    /**
+     * How long the background push stands still after a post-copy page request came in
+     * (QEMU's postcopy-preempt gives urgent pages precedence over the background stream):
+     * on few cores the answer, its placement on the target and the vCPU's wake-up otherwise
+     * wait for a core behind the push's reading, checksumming and serialising.
+     */
+    static final long YIELD_AFTER_REQUEST_NANOS = 500_000;
+    private volatile java.util.function.LongSupplier lastUrgentNanos;
+
+    /** From now on each batch waits until no urgent request came in for {@link #YIELD_AFTER_REQUEST_NANOS}. */
+    void yieldTo(java.util.function.LongSupplier lastRequestNanos) {
+        this.lastUrgentNanos = lastRequestNanos;
+    }
+
+    private void yieldToUrgent() {
+        java.util.function.LongSupplier last = lastUrgentNanos;
+        if (last == null) {
+            return;
+        }
+        for (int i = 0; i < 20; i++) { // bounded: a steady stream of requests still lets the push go on
+            long t = last.getAsLong();
+            long wait = t == 0 ? 0 : t + YIELD_AFTER_REQUEST_NANOS - System.nanoTime();
+            if (wait <= 0 || cancelled.getAsBoolean()) {
+                return;
+            }
+            LockSupport.parkNanos(wait);
+        }
     }
 
     /** max-bandwidth changed while running (0: unlimited); pacing restarts from now. */
@@ -260,7 +316,7 @@ final class PageSender {
      */
     void reattach(MessageSink<PageBatch> newSink, Supplier<Throwable> newStreamError) {
         n = 0;
-        data.reset();
+        dataLen = 0;
         sink = newSink;
         streamError = newStreamError;
         resetPacing();

@@ -60,8 +60,16 @@ final class PostcopyPageServer {
         return needed.cardinality();
     }
 
+    /** When the last page request came in (System.nanoTime), 0: none yet. */
+    private volatile long lastRequestNanos;
+
+    long lastRequestNanos() {
+        return lastRequestNanos;
+    }
+
     /** A missing-page fault on the target: answer at once. */
     void onRequest(PageRequest r) {
+        lastRequestNanos = System.nanoTime();
         requests.incrementAndGet();
         int page = layout.pageIndex(r.address());
         if (page < 0) {

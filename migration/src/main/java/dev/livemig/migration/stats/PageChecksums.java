@@ -102,16 +102,15 @@ public final class PageChecksums {
      * that long); returns true if it is all zeros. The page must be present.
      */
     public static boolean read(MmStruct mm, long addr, int pageSize, byte[] buf) {
+        return read(mm, addr, pageSize, buf, 0);
+    }
+
+    /** As {@link #read(MmStruct, long, int, byte[])}, into {@code buf} from {@code bufOff}. */
+    public static boolean read(MmStruct mm, long addr, int pageSize, byte[] buf, int bufOff) {
         for (int off = 0; off < pageSize; off += (int) PAGE_SIZE) {
-            mm.readPage(addr + off, buf, off);
+            mm.readPage(addr + off, buf, bufOff + off);
         }
-        for (int i = 0; i < pageSize; i += 8) {
-            if (buf[i] != 0 || buf[i + 1] != 0 || buf[i + 2] != 0 || buf[i + 3] != 0
-                    || buf[i + 4] != 0 || buf[i + 5] != 0 || buf[i + 6] != 0 || buf[i + 7] != 0) {
-                return false;
-            }
-        }
-        return true;
+        return PageTransfer.isZero(buf, bufOff, pageSize);
     }
 
     /** CRC-32C of one page as it is now (zeros if not present). */

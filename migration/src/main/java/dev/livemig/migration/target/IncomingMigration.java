@@ -51,6 +51,9 @@ public final class IncomingMigration implements PageChannel {
     private static final System.Logger LOG = System.getLogger(IncomingMigration.class.getName());
     private volatile long switchoverWaitMs = SWITCHOVER_WAIT_MS;
 
+    /** Longest a background batch waits for open vCPU faults before it is placed anyway. */
+    static final long POSTCOPY_PUSH_YIELD_NANOS = 2_000_000;
+
     public enum State { IDLE, RECEIVING, RUNNING, COMPLETED, FAILED }
 
     private final Kernel kernel;
@@ -163,6 +166,9 @@ public final class IncomingMigration implements PageChannel {
                     if (!batches.arrive(b.sequence())) {
                         return; // delivered twice: the first copy was placed already
                     }
+                }
+                if (placer.inPostcopy()) {
+                    faults.yieldToFaults(POSTCOPY_PUSH_YIELD_NANOS);
                 }
                 placer.placeBatch(b);
                 if (placer.inPostcopy()) {

@@ -103,8 +103,8 @@ final class PagePlacer {
                 withData++;
             }
         }
-        if (b.data().length != withData * size) {
-            throw new IllegalArgumentException("batch " + b.sequence() + ": " + b.data().length + " bytes of data for "
+        if (b.dataLength() != withData * size) {
+            throw new IllegalArgumentException("batch " + b.sequence() + ": " + b.dataLength() + " bytes of data for "
                     + withData + " pages of " + size);
         }
     }
@@ -128,8 +128,15 @@ final class PagePlacer {
     private void placeBatchLocked(PageTransfer.PageBatch b) {
         int seq = (int) b.sequence() + 1;
         int size = b.pageSizeBytes();
-        int off = 0;
-        for (int i = 0; i < b.pages(); i++) {
+        int off = b.dataOffset();
+        int maxRun = postcopy ? POSTCOPY_RUN_PAGES : PRECOPY_RUN_PAGES;
+        for (int i = 0; i < b.pages(); ) {
+            int run = size == 4096 ? copyRun(b, i, off, seq, maxRun) : 0;
+            if (run > 0) {
+                i += run;
+                off += run * size;
+                continue;
+            }
             int flags = b.flags()[i];
             long addr = b.addresses()[i];
             int page = layout.pageIndex(addr);
@@ -141,7 +148,63 @@ final class PagePlacer {
             if (PageTransfer.hasData(flags)) {
                 off += size;
             }
+            i++;
         }
+    }
+
+    /**
+     * Pages per UFFDIO_COPY when a batch holds a run of new pages at consecutive addresses:
+     * one ioctl (one lock, one VMA lookup) per run instead of per page, as QEMU places a
+     * whole host page or multifd packet at once. Shorter after switchover, where the copy
+     * holds the page-table lock that a vCPU's fault waits for.
+     */
+    static final int PRECOPY_RUN_PAGES = 64;
+    static final int POSTCOPY_RUN_PAGES = 16;
+
+    /**
+     * Copies the longest run from page {@code i} of the batch (at most {@code maxRun}) of
+     * 4 KiB pages with data, at consecutive addresses of one region, not yet received, not
+     * overtaken by a later batch, each with a good checksum, in one UFFDIO_COPY. Returns
+     * how many pages it placed; 0 if page {@code i} does not start such a run of at least
+     * two (the caller places it alone, with the per-page handling of every other case).
+     */
+    private int copyRun(PageTransfer.PageBatch b, int i, int off, int seq, int maxRun) {
+        long start = b.addresses()[i];
+        int first = layout.pageIndex(start);
+        int region = first < 0 ? -1 : layout.regionOfPage(first);
+        int wpFlag = b.flags()[i] & PageTransfer.PAGE_FLAG_WRITE_PROTECT;
+        int n = 0;
+        while (n < maxRun && i + n < b.pages()) {
+            int flags = b.flags()[i + n];
+            int page = first + n;
+            if (first < 0 || b.addresses()[i + n] != start + 4096L * n || !PageTransfer.hasData(flags)
+                    || (flags & PageTransfer.PAGE_FLAG_WRITE_PROTECT) != wpFlag || page >= layout.pages()
+                    || layout.regionOfPage(page) != region || received.get(page) || placedBySequence[page] > seq
+                    || PageTransfer.crc32c(b.data(), off + 4096 * n, 4096) != b.crc32c()[i + n]) {
+                break;
+            }
+            n++;
+        }
+        if (n < 2 || layout.regions().get(region).kind() == RegionKind.HUGETLB) {
+            return 0;
+        }
+        boolean wp = postcopy || wpFlag != 0;
+        long done;
+        try {
+            done = ctx.copy(start, 4096L * n, wp ? UserfaultfdCtx.COPY_MODE_WP : 0, PageSource.ofBytes(b.data(), off));
+        } catch (KernelException e) {
+            // a page of the run appeared meanwhile (EEXIST, or a short copy): the pages
+            // before it are in; the rest go page by page
+            done = e.hasResult() && e.result() > 0 ? e.result() : 0;
+        }
+        int placed = (int) (done / 4096);
+        for (int k = 0; k < placed; k++) {
+            received.set(first + k);
+            corrupt.clear(first + k);
+            placedBySequence[first + k] = seq;
+        }
+        installedPages.addAndGet(placed);
+        return placed;
     }
 
     /**

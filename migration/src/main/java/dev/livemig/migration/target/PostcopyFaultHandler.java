@@ -221,6 +221,23 @@ final class PostcopyFaultHandler implements Runnable {
         return requested.cardinality();
     }
 
+    /**
+     * Waits, at most {@code maxNanos}, until no request of a faulting vCPU is open: the
+     * background push's placement stands back while a priority answer is on its way, so
+     * that the answer's placement and the vCPU's wake-up find a free core (and the
+     * page-table lock free). Bounded, since the push may carry the very page asked for.
+     */
+    void yieldToFaults(long maxNanos) {
+        long end = System.nanoTime() + maxNanos;
+        while (!faultNanos.isEmpty() && running) {
+            long left = end - System.nanoTime();
+            if (left <= 0) {
+                return;
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(Math.min(left, 50_000));
+        }
+    }
+
     void stop() {
         running = false;
         if (thread != null) {

@@ -382,10 +382,10 @@ public final class FaultInjectingPageChannel implements PageChannel {
 
     /** Flips one byte in the first page that carries data (a batch without data passes intact). */
     static PageBatch corrupt(PageBatch b) {
-        if (b.data().length == 0) {
+        if (b.dataLength() == 0) {
             return b;
         }
-        byte[] data = b.data().clone();
+        byte[] data = java.util.Arrays.copyOfRange(b.data(), b.dataOffset(), b.dataOffset() + b.dataLength());
         data[data.length / 2 % b.pageSizeBytes()] ^= 0x40;
         return new PageBatch(b.migrationId(), b.round(), b.sequence(), b.pageSizeBytes(), b.addresses(), b.flags(),
                 b.crc32c(), data, b.roundComplete());

@@ -65,6 +65,19 @@ public final class PageTransfer {
         return (int) c.getValue();
     }
 
+    private static final byte[] ZERO_4K = new byte[4096];
+
+    /** Whether {@code len} bytes from {@code off} are all zeros (a vectorised compare, 4 KiB at a time). */
+    public static boolean isZero(byte[] data, int off, int len) {
+        for (int o = 0; o < len; o += ZERO_4K.length) {
+            int n = Math.min(ZERO_4K.length, len - o);
+            if (java.util.Arrays.mismatch(data, off + o, off + o + n, ZERO_4K, 0, n) >= 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** CRC-32C of a page of zeros of {@code pageSize} bytes. */
     public static int zeroCrc(int pageSize) {
         return pageSize == 4096 ? ZERO_CRC_4K : crc32c(new byte[pageSize], 0, pageSize);
@@ -126,14 +139,34 @@ public final class PageTransfer {
      * data back to back, so a page's data offset is (earlier pages with data) * page size.
      */
     public record PageBatch(String migrationId, int round, long sequence, int pageSizeBytes, long[] addresses,
-                            int[] flags, int[] crc32c, byte[] data, boolean roundComplete) {
+                            int[] flags, int[] crc32c, byte[] data, boolean roundComplete, int dataOffset,
+                            int dataLength) {
+        /**
+         * The page data is {@code data[dataOffset, dataOffset + dataLength)}: a sender hands
+         * over the buffer it read the pages into, a receiver the message buffer it parsed, so
+         * neither copies the pages out into an array of their own.
+         */
+        public PageBatch {
+            if (dataOffset < 0 || dataLength < 0 || dataOffset + dataLength > data.length) {
+                throw new IllegalArgumentException("data range " + dataOffset + "+" + dataLength + " outside "
+                        + data.length + " bytes");
+            }
+        }
+
+        /** All of {@code data} is page data. */
+        public PageBatch(String migrationId, int round, long sequence, int pageSizeBytes, long[] addresses,
+                         int[] flags, int[] crc32c, byte[] data, boolean roundComplete) {
+            this(migrationId, round, sequence, pageSizeBytes, addresses, flags, crc32c, data, roundComplete, 0,
+                    data.length);
+        }
+
         public int pages() {
             return addresses.length;
         }
 
         /** Bytes this batch puts on the wire (page data plus 16 bytes of per-page metadata). */
         public long wireBytes() {
-            return data.length + 16L * addresses.length + 32;
+            return dataLength + 16L * addresses.length + 32;
         }
     }
 

@@ -90,4 +90,50 @@ class IncomingBatchOrderTest {
         assertTrue(target.receivedPages().get(0));
         assertEquals(2, word0(BASE));
     }
+    /**
+     * A batch of {@code n} pages at consecutive addresses from {@code addr}, page i holding
+     * {@code word0 + i}, its data at offset {@code pad} of a larger array; page
+     * {@code damagedPage} (-1: none) damaged after its checksum was taken.
+     */
+    private static PageBatch run(long seq, long addr, int n, long word0, int damagedPage, int pad) {
+        byte[] data = new byte[pad + n * 4096 + 7];
+        long[] addrs = new long[n];
+        int[] crcs = new int[n];
+        for (int i = 0; i < n; i++) {
+            ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).putLong(pad + i * 4096, word0 + i);
+            crcs[i] = PageTransfer.crc32c(data, pad + i * 4096, 4096);
+            addrs[i] = addr + 4096L * i;
+        }
+        if (damagedPage >= 0) {
+            data[pad + damagedPage * 4096 + 100] ^= 1;
+        }
+        return new PageBatch("m", 0, seq, 4096, addrs, new int[n], crcs, data, false, pad, n * 4096);
+    }
+
+    @Test
+    void aRunOfConsecutivePages_isPlacedFromItsDataRangeAroundADamagedPage() {
+        stream.onNext(run(0, BASE, 40, 100, 17, 333));
+        for (int i = 0; i < 40; i++) {
+            if (i == 17) {
+                assertFalse(target.receivedPages().get(i), "the damaged page is not installed");
+            } else {
+                assertEquals(100 + i, word0(BASE + 4096L * i), "page " + i);
+                assertTrue(target.receivedPages().get(i));
+            }
+        }
+        assertEquals(1, target.counters().checksumMismatchPages());
+    }
+
+    @Test
+    void aRunOverPagesAlreadyReceived_replacesThemWithTheNewerCopy() {
+        stream.onNext(run(0, BASE + 4096L * 8, 4, 1, -1, 0)); // pages 8..11, older contents
+        stream.onNext(run(1, BASE, 32, 500, -1, 0));          // pages 0..31 again, newer
+        for (int i = 0; i < 32; i++) {
+            assertEquals(500 + i, word0(BASE + 4096L * i), "page " + i);
+        }
+        stream.onNext(run(2, BASE, 2, 7, -1, 0)); // a short run over the start of the long one
+        assertEquals(7, word0(BASE));
+        assertEquals(8, word0(BASE + 4096));
+        assertEquals(502, word0(BASE + 8192));
+    }
 }

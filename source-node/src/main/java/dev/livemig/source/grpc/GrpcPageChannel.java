@@ -26,6 +26,7 @@ import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -50,6 +51,8 @@ public final class GrpcPageChannel implements PageChannel {
     private final PageTransferGrpc.PageTransferBlockingStub blocking;
     private final PageTransferGrpc.PageTransferStub async;
     private final PageTransferGrpc.PageTransferStub postcopyAsync;
+    /** The stubs of the parallel page streams (multifd); one: a single stream on {@link #async}. */
+    private final List<PageTransferGrpc.PageTransferStub> pushAsync;
     private final Runnable onClose;
     private volatile String migrationId;
 
@@ -64,15 +67,31 @@ public final class GrpcPageChannel implements PageChannel {
      * the socket behind the background push's batches.
      */
     public GrpcPageChannel(Channel channel, Channel postcopyChannel, Runnable onClose) {
+        this(channel, postcopyChannel, List.of(channel), onClose);
+    }
+
+    /**
+     * As above, with the page stream split over {@code pushChannels}, one PushPages call on
+     * each (QEMU's multifd channels: one connection and one sending thread per channel).
+     */
+    public GrpcPageChannel(Channel channel, Channel postcopyChannel, List<? extends Channel> pushChannels,
+                           Runnable onClose) {
+        this.pushAsync = pushChannels.stream().map(c -> PageTransferGrpc.newStub(c)
+                .withMaxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES)
+                .withMaxOutboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES)).toList();
         this.blocking = PageTransferGrpc.newBlockingStub(channel)
                 .withMaxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES)
                 .withMaxOutboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES);
         this.async = PageTransferGrpc.newStub(channel)
                 .withMaxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES)
                 .withMaxOutboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES);
-        this.postcopyAsync = postcopyChannel == channel ? async : PageTransferGrpc.newStub(postcopyChannel)
+        // page requests are answered on the transport thread that read them: reading one
+        // page and queueing its answer is short and never blocks, and a hand-off to gRPC's
+        // executor would add a thread wake-up to every post-copy fault
+        this.postcopyAsync = PageTransferGrpc.newStub(postcopyChannel)
                 .withMaxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES)
-                .withMaxOutboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES);
+                .withMaxOutboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES)
+                .withExecutor(Runnable::run);
         this.onClose = onClose;
     }
 
@@ -92,6 +111,9 @@ public final class GrpcPageChannel implements PageChannel {
 
     @Override
     public MessageSink<PageBatch> pushPages(MessageSink<PushPagesAck> ack) {
+        if (pushAsync.size() > 1) {
+            return MultifdPush.start(pushAsync, migrationId, ack);
+        }
         PageTransferGrpc.PageTransferStub stub = async;
         String id = migrationId;
         if (id != null) {
@@ -167,7 +189,7 @@ public final class GrpcPageChannel implements PageChannel {
      * serving an RPC (StartMigration with manual rounds, RunRound), and a call started in
      * that context would be cancelled as soon as that RPC returns.
      */
-    private static <T> T detached(Supplier<T> start) {
+    static <T> T detached(Supplier<T> start) {
         Context ctx = Context.current().fork();
         Context prev = ctx.attach();
         try {
@@ -207,7 +229,7 @@ public final class GrpcPageChannel implements PageChannel {
     }
 
     /** The PushPages call: a page sink that waits for the call to be ready, and the observer of the ack. */
-    private static final class PushStream implements MessageSink<PageBatch> {
+    static final class PushStream implements MessageSink<PageBatch> {
         private final ReentrantLock lock = new ReentrantLock();
         private final Condition ready = lock.newCondition();
         private volatile ClientCallStreamObserver<dev.livemig.proto.v1.PageBatch> call;

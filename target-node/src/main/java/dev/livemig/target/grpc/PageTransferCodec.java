@@ -33,6 +33,15 @@ public final class PageTransferCodec {
     public static final Metadata.Key<String> MIGRATION_ID_HEADER =
             Metadata.Key.of("livemig-migration-id", Metadata.ASCII_STRING_MARSHALLER);
 
+    /**
+     * Request header of a PushPages call that is one of several parallel page streams of a
+     * migration (multifd): {@code GROUP/INDEX/COUNT}. The target delivers the batches of
+     * all COUNT calls of a group to one engine stream, and acknowledges each call once all
+     * of them have ended.
+     */
+    public static final Metadata.Key<String> MULTIFD_HEADER =
+            Metadata.Key.of("livemig-multifd", Metadata.ASCII_STRING_MARSHALLER);
+
     private PageTransferCodec() {
     }
 
@@ -160,14 +169,17 @@ public final class PageTransferCodec {
             flags[i] = b.getFlags(i);
             crcs[i] = b.getCrc32C(i);
         }
+        Slice data = Slice.of(b.getData());
         return new PageTransfer.PageBatch(b.getMigrationId(), b.getRound(), b.getSequence(), b.getPageSizeBytes(),
-                addrs, flags, crcs, b.getData().toByteArray(), b.getRoundComplete());
+                addrs, flags, crcs, data.array, b.getRoundComplete(), data.offset, data.length);
     }
 
     public static dev.livemig.proto.v1.PageBatch pageBatch(PageTransfer.PageBatch b) {
         dev.livemig.proto.v1.PageBatch.Builder p = dev.livemig.proto.v1.PageBatch.newBuilder()
                 .setMigrationId(b.migrationId()).setRound(b.round()).setSequence(b.sequence())
-                .setPageSizeBytes(b.pageSizeBytes()).setData(wrap(b.data())).setRoundComplete(b.roundComplete());
+                .setPageSizeBytes(b.pageSizeBytes()).setRoundComplete(b.roundComplete())
+                .setData(b.dataLength() == 0 ? ByteString.EMPTY
+                        : UnsafeByteOperations.unsafeWrap(b.data(), b.dataOffset(), b.dataLength()));
         for (int i = 0; i < b.pages(); i++) {
             p.addAddresses(b.addresses()[i]).addFlags(b.flags()[i]).addCrc32C(b.crc32c()[i]);
         }
@@ -392,6 +404,55 @@ public final class PageTransferCodec {
     }
 
     // ---- helpers ----------------------------------------------------------------------------
+
+    /**
+     * The bytes of a ByteString as an array range: the array itself when the ByteString is
+     * a view of one (parsed with aliasing, see {@link AliasingMarshaller}), else a copy.
+     */
+    record Slice(byte[] array, int offset, int length) {
+        static Slice of(ByteString bs) {
+            if (bs.isEmpty()) {
+                return new Slice(new byte[0], 0, 0);
+            }
+            Slice[] out = new Slice[1];
+            try {
+                UnsafeByteOperations.unsafeWriteTo(bs, new com.google.protobuf.ByteOutput() {
+                    @Override
+                    public void write(byte value) {
+                        out[0] = null;
+                    }
+
+                    @Override
+                    public void write(byte[] value, int offset, int length) {
+                        lazy(value, offset, length);
+                    }
+
+                    @Override
+                    public void writeLazy(byte[] value, int offset, int length) {
+                        lazy(value, offset, length);
+                    }
+
+                    @Override
+                    public void write(java.nio.ByteBuffer value) {
+                        out[0] = null;
+                    }
+
+                    @Override
+                    public void writeLazy(java.nio.ByteBuffer value) {
+                        out[0] = null;
+                    }
+
+                    private void lazy(byte[] value, int offset, int length) {
+                        // one range covering the whole ByteString: it is a view of that array
+                        out[0] = out[0] == null && length == bs.size() ? new Slice(value, offset, length) : null;
+                    }
+                });
+            } catch (java.io.IOException e) {
+                throw new IllegalStateException(e);
+            }
+            return out[0] != null ? out[0] : new Slice(bs.toByteArray(), 0, bs.size());
+        }
+    }
 
     private static ByteString wrap(byte[] b) {
         return b == null || b.length == 0 ? ByteString.EMPTY : UnsafeByteOperations.unsafeWrap(b);

@@ -39,11 +39,23 @@ import java.util.function.Function;
 public final class PageTransferService extends PageTransferGrpc.PageTransferImplBase {
     /** The PushPages stream's migration, from {@link PageTransferCodec#MIGRATION_ID_HEADER}. */
     private static final Context.Key<String> MIGRATION_ID = Context.key("livemig-migration-id");
+    /** The PushPages stream's multifd group, from {@link PageTransferCodec#MULTIFD_HEADER}. */
+    private static final Context.Key<String> MULTIFD = Context.key("livemig-multifd");
+
+    /** Multifd groups some of whose calls have bound and not all have ended. */
+    private final java.util.concurrent.ConcurrentHashMap<String, MultifdGroup> groups =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     private final IncomingMigrations migrations;
 
     public PageTransferService(IncomingMigrations migrations) {
         this.migrations = migrations;
+    }
+
+    /** The service, with PushPages batches parsed without copying their page data ({@link AliasingMarshaller}). */
+    public io.grpc.ServerServiceDefinition bindAliasing() {
+        return AliasingMarshaller.aliasRequests(bindService(), PageTransferGrpc.getPushPagesMethod(),
+                PageBatch.getDefaultInstance());
     }
 
     /** Copies the migration-id header into the call's context (install with ServerInterceptors.intercept). */
@@ -53,10 +65,18 @@ public final class PageTransferService extends PageTransferGrpc.PageTransferImpl
             public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
                                                                ServerCallHandler<Q, R> next) {
                 String id = headers.get(PageTransferCodec.MIGRATION_ID_HEADER);
-                if (id == null) {
+                String multifd = headers.get(PageTransferCodec.MULTIFD_HEADER);
+                if (id == null && multifd == null) {
                     return next.startCall(call, headers);
                 }
-                return Contexts.interceptCall(Context.current().withValue(MIGRATION_ID, id), call, headers, next);
+                Context ctx = Context.current();
+                if (id != null) {
+                    ctx = ctx.withValue(MIGRATION_ID, id);
+                }
+                if (multifd != null) {
+                    ctx = ctx.withValue(MULTIFD, multifd);
+                }
+                return Contexts.interceptCall(ctx, call, headers, next);
             }
         };
     }
@@ -140,8 +160,39 @@ public final class PageTransferService extends PageTransferGrpc.PageTransferImpl
             call.request(PUSH_PREFETCH_BATCHES);
             next = () -> call.request(1);
         }
+        Function<IncomingMigration, MessageSink<PageTransfer.PageBatch>> open = m -> m.pushPages(ack);
+        String multifd = MULTIFD.get();
+        if (multifd != null) {
+            int[] ic = MultifdGroup.indexAndCount(multifd);
+            if (ic == null) {
+                out.onError(Status.INVALID_ARGUMENT.withDescription("malformed " + PageTransferCodec.MULTIFD_HEADER.name()
+                        + " header: " + multifd).asRuntimeException());
+                return new io.grpc.stub.StreamObserver<>() {
+                    @Override
+                    public void onNext(PageBatch value) {
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                    }
+                };
+            }
+            String key = multifd.substring(0, multifd.indexOf('/'));
+            open = m -> {
+                MultifdGroup g = groups.computeIfAbsent(key, k -> new MultifdGroup(k, ic[1], () -> groups.remove(k)));
+                if (g.count() != ic[1]) {
+                    throw new IllegalArgumentException("multifd group " + key + " of " + g.count()
+                            + " calls, not " + ic[1]);
+                }
+                return g.join(m, ack);
+            };
+        }
         Bound<PageBatch, PageTransfer.PageBatch> bound = new Bound<>(out, MIGRATION_ID.get(),
-                PageBatch::getMigrationId, m -> m.pushPages(ack), PageTransferCodec::pageBatch);
+                PageBatch::getMigrationId, open, PageTransferCodec::pageBatch);
         bound.afterMessage = next;
         return bound;
     }
