@@ -199,7 +199,9 @@ public final class OutgoingMigration {
             r.run();
         } catch (PageSender.Cancelled e) {
             // cancel() tears down once it holds the lock
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | OutOfMemoryError e) {
+            // an OutOfMemoryError would otherwise end the migration thread and leave the
+            // migration ACTIVE for ever with the guest throttled; failing it resumes the guest
             fail(e.toString());
         } finally {
             step.unlock();

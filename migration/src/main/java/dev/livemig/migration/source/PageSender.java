@@ -220,6 +220,12 @@ final class PageSender {
                 java.util.Arrays.copyOf(crcs, n), payload, roundComplete, 0, dataLen);
         n = 0;
         dataLen = 0;
+        if (roundComplete) {
+            // a finished migration is kept for GetInfo, and with it this sender: a buffer of up
+            // to 16 MiB (eight hugetlb pages) a migration is a leak once a node has done a few
+            // dozen; one allocation a round is cheap
+            data = new byte[0];
+        }
         pace(b.wireBytes());
         try {
             sink.onNext(b);
