@@ -53,12 +53,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>A page stream the target ends with an error (it died, or the connection broke) fails
  * the step at its next batch and rolls back like a cancel. A switchover the target refuses
  * for pages that failed their checksum is answered by resending what its received bitmap
- * lacks, then asked again.
+ * lacks, then asked again ({@link StopAndCopy}).
  */
 public final class OutgoingMigration {
     private static final long ACK_TIMEOUT_MS = 60_000;
-    /** Switchovers refused for damaged pages that are answered with a resend before giving up. */
-    private static final int MAX_RESEND_ATTEMPTS = 3;
 
     private final String id;
     private final String guestId;
@@ -77,6 +75,7 @@ public final class OutgoingMigration {
     private DirtyTracker tracker;
     private PageSender sender;
     private PrecopyEngine precopy;
+    private StopAndCopy stopAndCopy;
     private PostcopyPageServer pageServer;
     private MessageSink<PageBatch> pushStream;
     private volatile AckWaiter ack = new AckWaiter();
@@ -91,7 +90,6 @@ public final class OutgoingMigration {
     private long targetDirtiedPages;
     private long verifiedPages;
     private long verifyMismatchPages;
-    private long resentPages;
     private Thread thread;
     private volatile PostcopyPhase postcopy;
     private volatile DowntimeProbe probe;
@@ -222,6 +220,7 @@ public final class OutgoingMigration {
             tracker = DirtyTracker.create(p.tracker(), guest);
             precopy = new PrecopyEngine(guest, p, tracker, sender, meter, startNanos);
             precopy.setup();
+            stopAndCopy = new StopAndCopy(this, precopy, tracker, sender, events, meter);
         }
         meter.sync(0, false); // a first clock offset, for post-copy too, which has no rounds
         setupMs = (System.nanoTime() - startNanos) / 1_000_000;
@@ -259,59 +258,23 @@ public final class OutgoingMigration {
         }
     }
 
-    private void checkCancel() {
+    void checkCancel() {
         if (cancelRequested && !pointOfNoReturn) {
             throw new PageSender.Cancelled();
         }
     }
 
-    // ---- switchover ----------------------------------------------------------------------
+    // ---- switchover: StopAndCopy -----------------------------------------------------------
 
     /**
-     * Stop-and-copy and the switchover. A connection that breaks in between (during the
-     * final pass, or under the Switchover call) is retried like a broken round, as
-     * {@code precopy_retries} allows: the guest stays paused, the source reconnects, sends
-     * what the target lacks and asks for the switchover again (a target that had already
-     * resumed answers a repeated Switchover with its first answer, so a lost answer is not a
-     * second guest). Without retries, or once they are spent, the migration fails and the
-     * source guest resumes with its memory as it was. The stop-and-copy round record is
-     * published once the target answered, with the fixed cost the switchover really had
-     * next to the prediction it followed.
+     * Stop-and-copy and the switchover ({@link StopAndCopy}, with its retries and resends);
+     * a target that did not resume fails the migration and the source guest resumes with
+     * its memory as it was.
      */
     private void completePrecopy() {
         long pauseNs = guest.pause();
-        double pauseMs = EpochClock.millisBetween(pauseNs, EpochClock.nowNanos());
         paused = true;
-        RoundRecord last = null;
-        double finalScanMs = 0;
-        SwitchoverResponse resp = null;
-        while (resp == null) {
-            try {
-                if (last == null) {
-                    last = precopy.finalPass(false, "stop-and-copy");
-                    finalScanMs = tracker.lastScanNs() / 1e6;
-                    if (cancelRequested) {
-                        events.publish(last);
-                        checkCancel();
-                    }
-                } else {
-                    // after a reconnect: what the broken stream lost (the guest is still paused)
-                    resentPages += sender.sendPages(precopy.dirty, precopy.rounds() - 1, 0, true).pages();
-                    checkCancel();
-                }
-                resp = switchoverWithResends(pauseNs);
-            } catch (PageSender.Cancelled e) {
-                throw e;
-            } catch (RuntimeException e) {
-                pointOfNoReturn = false; // the target has not resumed as far as we know: a failure resumes the source
-                PageSender.StreamBroken broken = e instanceof PageSender.StreamBroken sb ? sb
-                        : new PageSender.StreamBroken(e);
-                if (!PrecopyReconnect.reconnect(this, broken)) {
-                    throw e;
-                }
-            }
-        }
-        events.publish(last.withSwitchoverCost(SwitchoverCostMeter.actual(pauseMs, finalScanMs, switchoverCallNs / 1e6, resp)));
+        SwitchoverResponse resp = stopAndCopy.run(pauseNs);
         if (!resp.resumed()) {
             pointOfNoReturn = false;
             fail("target did not resume: " + resp.error());
@@ -328,35 +291,13 @@ public final class OutgoingMigration {
         finish();
     }
 
-    /** How long the last Switchover call took: the measured round trip and resume of the switchover's cost. */
-    private long switchoverCallNs;
-
-    /** The Switchover call, answered with a resend while the target lacks pages that failed their checksum. */
-    private SwitchoverResponse switchoverWithResends(long pauseNs) {
-        pointOfNoReturn = true;
-        SwitchoverResponse resp;
-        for (int attempt = 0; ; attempt++) {
-            long t0 = System.nanoTime();
-            resp = channel.switchover(new SwitchoverRequest(id, precopy.rounds() - 1, sender.batchesSent(),
-                    guest.layout(), guest.saveVcpus(), false, pauseNs, meter.targetClockOffsetNs()));
-            switchoverCallNs = System.nanoTime() - t0;
-            if (resp.resumed() || resp.missingPages() == 0 || attempt == MAX_RESEND_ATTEMPTS) {
-                return resp;
-            }
-            pointOfNoReturn = false; // the target refused to resume: a broken stream now rolls back
-            resentPages += resendMissing(precopy.rounds() - 1);
-            pointOfNoReturn = true;
-        }
+    /** Whether a failure from now on leaves the source guest paused (the target may run it). */
+    void setPointOfNoReturn(boolean passed) {
+        pointOfNoReturn = passed;
     }
 
-    /**
-     * The target dropped pages that arrived damaged: sends again every page it was sent
-     * that its received bitmap lacks (the guest is paused, so these are its final
-     * contents). Returns how many.
-     */
-    private long resendMissing(int round) {
-        return sender.sendPages(sender.lostOn(channel.receivedBitmap(new ReceivedBitmapRequest(id, List.of()))),
-                round, 0, true).pages();
+    PageChannel channel() {
+        return channel;
     }
 
     private void startPostcopy(String reason) {
@@ -489,6 +430,7 @@ public final class OutgoingMigration {
         }
         targetDirtiedPages = channel.receivedBitmap(new ReceivedBitmapRequest(id, List.of()))
                 .dirtiedSinceSwitchoverPages();
+        long resentPages = stopAndCopy == null ? 0 : stopAndCopy.resentPages();
         String how = resentPages == 0 ? "guest runs on the target"
                 : "guest runs on the target (" + resentPages + " pages resent after failing their crc32c)";
         Runnable r = beforeCompleted;
