@@ -109,7 +109,22 @@ public final class PhysMem implements AutoCloseable {
      * keep stale bytes, which only a caller that overwrites every byte may accept
      * (UFFDIO_COPY, like mfill_atomic_pte_copy()).
      */
-    public synchronized long allocFolio(int order, long flags, boolean zero) {
+    public long allocFolio(int order, long flags, boolean zero) {
+        long pfn = takeFrames(order);
+        if (pfn < 0) {
+            return -1;
+        }
+        // prep_new_page(): the frames are ours alone now, so they are cleared and
+        // initialised outside the allocator's lock, and faulting threads overlap here
+        if (zero) {
+            UNSAFE.setMemory(address(pfn), (1L << order) * MmConstants.PAGE_SIZE, (byte) 0);
+        }
+        Folio.init(this, pfn, flags, order);
+        return pfn;
+    }
+
+    /** rmqueue(): takes {@code 1 << order} free frames off the free lists, or -1 at the limit. */
+    private synchronized long takeFrames(int order) {
         if (closed) {
             throw new IllegalStateException("physical memory released");
         }
@@ -126,19 +141,12 @@ public final class PhysMem implements AutoCloseable {
                 }
             }
             pfn = freeSmall[--freeSmallTop];
-            if (zero) {
-                UNSAFE.setMemory(address(pfn), MmConstants.PAGE_SIZE, (byte) 0);
-            }
         } else if (order == MmConstants.HPAGE_PMD_ORDER) {
             pfn = freeBlocksTop > 0 ? freeBlocks[--freeBlocksTop] : newChunk();
-            if (zero) {
-                UNSAFE.setMemory(address(pfn), CHUNK_BYTES, (byte) 0);
-            }
         } else {
             throw new IllegalArgumentException("unsupported folio order " + order);
         }
         allocatedPages += n;
-        Folio.init(this, pfn, flags, order);
         return pfn;
     }
 
