@@ -16,14 +16,14 @@ import java.util.function.BooleanSupplier;
  * out and the thread parks anyway, to nothing below {@link #MIN_NANOS}; one wait in
  * {@link #PROBE_EVERY} then polls the full budget again to find out whether polling has
  * started to pay (a probe that runs out drops straight back to nothing), and a poll that
- * sees its wake-up restores the full budget.
+ * sees its wake-up, or a parked wait that ended within the full budget, restores it.
  *
- * <p>{@code -Dlivemig.uffd.spinNanos=N} sets the full budget (default 20 µs); 0 turns
+ * <p>{@code -Dlivemig.uffd.spinNanos=N} sets the full budget (default 50 µs); 0 turns
  * polling off, so every wait parks at once. The budget is a hint shared by the threads of
  * one context; races on it only change how long someone polls.
  */
 final class AdaptiveSpin {
-    static final long DEFAULT_MAX_NANOS = Long.getLong("livemig.uffd.spinNanos", 20_000);
+    static final long DEFAULT_MAX_NANOS = Long.getLong("livemig.uffd.spinNanos", 50_000);
     static final long MIN_NANOS = 1_000;
     static final int PROBE_EVERY = 64;
 
@@ -71,6 +71,19 @@ final class AdaptiveSpin {
         long quarter = b / 4;
         budget = probe || quarter < MIN_NANOS ? 0 : quarter;
         return false;
+    }
+
+    /**
+     * Reports how long a wait that had to park took in all, poll included. A wait that
+     * ended within the full budget would have been caught by polling, so the full budget
+     * comes back: this is what lets two threads that wait for each other (a vCPU and its
+     * monitor) return to polling together after both have backed off, which the probes
+     * alone rarely achieve, since each probe succeeds only if the other side polls too.
+     */
+    void parkedWaitEnded(long totalNanos) {
+        if (totalNanos <= maxNanos) {
+            budget = maxNanos;
+        }
     }
 
     /** The current budget in nanoseconds (0: park at once except for a probe). */

@@ -472,6 +472,7 @@ public final class UserfaultfdCtx {
      * ({@link AdaptiveSpin}).
      */
     void awaitWaiter(UffdWaiter w) {
+        long start = System.nanoTime();
         if (waiterSpin.poll(() -> w.woken || released, Long.MAX_VALUE)) {
             return;
         }
@@ -482,6 +483,7 @@ public final class UserfaultfdCtx {
                 interrupted = true;
             }
         }
+        waiterSpin.parkedWaitEnded(System.nanoTime() - start);
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
@@ -521,11 +523,16 @@ public final class UserfaultfdCtx {
         checkInitialized();
         lock.lock();
         try {
-            long deadline = System.nanoTime() + timeoutNanos;
+            long start = System.nanoTime();
+            long deadline = start + timeoutNanos;
             boolean spin = true;
+            boolean parked = false;
             while (true) {
                 UffdWaiter w = faultPending.poll();
                 if (w != null) {
+                    if (parked) {
+                        readerSpin.parkedWaitEnded(System.nanoTime() - start);
+                    }
                     faultWaiting.add(w);
                     return w.msg;
                 }
@@ -553,6 +560,7 @@ public final class UserfaultfdCtx {
                     continue;
                 }
                 try {
+                    parked = true;
                     changed.awaitNanos(left);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();

@@ -81,6 +81,18 @@ class AdaptiveSpinTest {
     }
 
     @Test
+    void parkedWaitWithinTheBudgetRestoresIt() {
+        AdaptiveSpin spin = new AdaptiveSpin(MAX);
+        for (int i = 0; i < 3; i++) {
+            spin.poll(() -> false, Long.MAX_VALUE);
+        }
+        spin.parkedWaitEnded(2 * MAX);
+        assertEquals(0, spin.budgetNanos(), "a wait longer than the budget leaves it off");
+        spin.parkedWaitEnded(MAX);
+        assertEquals(MAX, spin.budgetNanos(), "a wait polling would have caught turns it back on");
+    }
+
+    @Test
     void zeroMaximumNeverPolls() {
         AdaptiveSpin spin = new AdaptiveSpin(0);
         for (int i = 0; i < 2 * AdaptiveSpin.PROBE_EVERY; i++) {
