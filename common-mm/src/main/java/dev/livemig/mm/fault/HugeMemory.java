@@ -43,7 +43,7 @@ public final class HugeMemory {
     static int doHugePmdAnonymousPage(VmFault vmf, PmdTable t, int i) {
         Vma vma = vmf.vma;
         PhysMem pm = Memory.pm(vma);
-        vma.anonVma = true;
+        vma.anonVmaPrepare();
         if (!vmf.write) {
             if (vma.uffdMissing()) {
                 return Userfaultfd.handleUserfault(vmf, VmFlags.VM_UFFD_MISSING);

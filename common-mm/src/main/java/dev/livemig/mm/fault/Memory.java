@@ -160,7 +160,7 @@ public final class Memory {
             tbl[idx] = entry;
             return OK;
         }
-        vma.anonVma = true;
+        vma.anonVmaPrepare();
         if (vma.uffdMissing()) {
             return Userfaultfd.handleUserfault(vmf, VmFlags.VM_UFFD_MISSING);
         }
@@ -217,7 +217,7 @@ public final class Memory {
     static int doCowFault(VmFault vmf) {
         Vma vma = vmf.vma;
         PhysMem pm = pm(vma);
-        vma.anonVma = true;
+        vma.anonVmaPrepare();
         long[] folio = new long[1];
         int r = shmemFault(vmf, folio);
         if (r != OK) {
@@ -425,7 +425,7 @@ public final class Memory {
     static int wpPageCopy(VmFault vmf, long[] tbl, int idx, long oldPte, long oldPage) {
         Vma vma = vmf.vma;
         PhysMem pm = pm(vma);
-        vma.anonVma = true;
+        vma.anonVmaPrepare();
         long newPfn = pm.allocFolio(0, 0);
         if (newPfn < 0) {
             return OOM;

@@ -105,7 +105,7 @@ public final class Hugetlb {
             }
             boolean shared = (vma.flags & VmFlags.VM_MAYSHARE) != 0;
             if (!shared) {
-                vma.anonVma = true;
+                vma.anonVmaPrepare();
             }
             head = pool(vma).alloc(!shared);
             if (head < 0) {
@@ -161,7 +161,7 @@ public final class Hugetlb {
             t.pmd[i] = Pte.mkYoung(Pte.mkWrite(Pte.mkDirty(entry)));
             return OK;
         }
-        vma.anonVma = true;
+        vma.anonVmaPrepare();
         long head = pool(vma).alloc(true);
         if (head < 0) {
             return SIGBUS;

@@ -44,7 +44,7 @@ public final class Mfill {
                 return -Errno.ENOENT.value();
             }
             if (!vma.isShared()) {
-                vma.anonVma = true; // uffd_mfill_lock() -> anon_vma_prepare()
+                vma.anonVmaPrepare(); // uffd_mfill_lock() -> anon_vma_prepare()
             }
             if (dst + len > vma.end || vma.uffdCtx == null) {
                 return -Errno.ENOENT.value();

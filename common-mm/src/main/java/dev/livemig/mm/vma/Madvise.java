@@ -157,6 +157,6 @@ final class Madvise {
         }
         Rmap.addNewAnonPmd(pm, head);
         t.pmd[i] = entry;
-        v.anonVma = true;
+        v.anonVmaPrepare();
     }
 }
