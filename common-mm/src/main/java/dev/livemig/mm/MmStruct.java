@@ -15,7 +15,6 @@ import dev.livemig.mm.vma.Mmap;
 import dev.livemig.mm.vma.Vma;
 import dev.livemig.mm.vma.VmaTree;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * Mirrors struct mm_struct (include/linux/mm_types.h) together with the CPU side of a
@@ -34,7 +33,7 @@ public final class MmStruct {
     private final int pid;
     private final PageTable pgtable = new PageTable();
     private final VmaTree vmas = new VmaTree();
-    private final ReentrantReadWriteLock mmapLock = new ReentrantReadWriteLock();
+    private final MmapLock mmapLock = new MmapLock();
     private final PhysMem pm;
     private static final long MMAP_BASE = 0x10_0000_0000L;
     private long mmapNext = MMAP_BASE;
@@ -61,7 +60,8 @@ public final class MmStruct {
         return vmas;
     }
 
-    public ReentrantReadWriteLock mmapLock() {
+    /** mm->mmap_lock: read for faults and page-table walks, write for changes to the vmas. */
+    public MmapLock mmapLock() {
         return mmapLock;
     }
 
