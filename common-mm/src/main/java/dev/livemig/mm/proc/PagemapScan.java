@@ -29,8 +29,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * kernel: none ptes report WRITTEN, and PMD holes report WRITTEN inside uffd-wp vmas only.
  *
  * <p>With PM_SCAN_WP_MATCHING each reported written page is re-protected under the same
- * page-table lock that observed it, so a racing guest store is either reported now or
- * faults after the re-protection and is reported by the next scan: no write is lost.
+ * split page-table lock (its PMD slot's) that observed it, so a racing guest store is either
+ * reported now or faults after the re-protection and is reported by the next scan: no
+ * write is lost. Other slots stay free for the guest while the walk is elsewhere.
  */
 public final class PagemapScan {
     public static final long PM_SCAN_WP_MATCHING = 1;
