@@ -6,24 +6,23 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * One simulated machine: physical memory, the hugetlb pool, kernel configuration and
- * the page-table lock shared by every {@link MmStruct} created from it.
+ * One simulated machine: physical memory, the hugetlb pool and kernel configuration,
+ * shared by every {@link MmStruct} created from it.
  *
- * <p>Locking is deliberately coarse: a single page-table lock (like mm->page_table_lock
- * before split PTE locks) taken by every fault, every ioctl that walks page tables and
- * every guest access that misses the "TLB". Shared-memory rmap walks cross address
- * spaces, so the lock is per kernel rather than per mm. Faults that wait for a
- * userfaultfd monitor always sleep with the lock dropped.
+ * <p>There is no machine-wide lock. Each mm has its mmap_lock ({@link MmStruct#mmapLock})
+ * and split page-table locks per PMD slot ({@link dev.livemig.mm.pgtable.PageTable#ptlock});
+ * what several address spaces share is safe on its own: folio metadata is updated
+ * atomically, the frame allocator and the hugetlb pool are synchronised, a page cache
+ * serialises on its {@link dev.livemig.mm.page.AddressSpace} and its i_mmap walks on
+ * the i_mmap lock. Faults that wait for a userfaultfd monitor sleep with every lock dropped.
  */
 public final class Kernel implements AutoCloseable {
     private final PhysMem pm;
     private final HugetlbPool hugetlb;
     private final KernelProfile profile;
     private final boolean softDirty;
-    final ReentrantLock ptl = new ReentrantLock();
     private int nextPid = 1;
     private final Set<MmStruct> mms = new LinkedHashSet<>();
 
@@ -84,11 +83,6 @@ public final class Kernel implements AutoCloseable {
 
     public boolean softDirtyEnabled() {
         return softDirty;
-    }
-
-    /** The page-table lock (see the class comment). */
-    public ReentrantLock pageTableLock() {
-        return ptl;
     }
 
     /** A new, empty address space (execve of a fresh process). */

@@ -15,26 +15,26 @@ import dev.livemig.mm.vma.Mmap;
 import dev.livemig.mm.vma.Vma;
 import dev.livemig.mm.vma.VmaTree;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * Mirrors struct mm_struct (include/linux/mm_types.h) together with the CPU side of a
  * memory access (arch/x86/mm/fault.c do_user_addr_fault): one simulated process.
  *
- * <p>A guest load or store first looks at the page table under the page-table lock,
- * like a TLB fill: if the entry allows the access the bytes are read or written in the
- * frame while the lock is held, so a concurrent write-protect or PAGEMAP_SCAN never
- * loses a store. Otherwise the access takes the fault path ({@link Memory}) and is
- * retried, sleeping first if a userfaultfd monitor must resolve it.
+ * <p>A guest load or store first looks at the page table under the split lock of its
+ * PMD slot ({@link PageTable#ptlock}), like a TLB fill: if the entry allows the access
+ * the bytes are read or written in the frame while the lock is held, so a concurrent
+ * write-protect or PAGEMAP_SCAN of that slot never loses a store. Otherwise the access
+ * takes the fault path ({@link Memory}: mmap_lock for read, then the slot's lock) and
+ * is retried, sleeping first with no lock held if a userfaultfd monitor must resolve it.
+ * Accesses to different slots, and faults in different slots, run in parallel.
  */
 public final class MmStruct {
     private final Kernel kernel;
     private final int pid;
     private final PageTable pgtable = new PageTable();
     private final VmaTree vmas = new VmaTree();
-    private final ReentrantReadWriteLock mmapLock = new ReentrantReadWriteLock();
+    private final MmapLock mmapLock = new MmapLock();
     private final PhysMem pm;
-    private final ReentrantLock ptl;
     private static final long MMAP_BASE = 0x10_0000_0000L;
     private long mmapNext = MMAP_BASE;
 
@@ -42,7 +42,6 @@ public final class MmStruct {
         this.kernel = kernel;
         this.pid = pid;
         this.pm = kernel.physMem();
-        this.ptl = kernel.ptl;
     }
 
     public Kernel kernel() {
@@ -61,7 +60,8 @@ public final class MmStruct {
         return vmas;
     }
 
-    public ReentrantReadWriteLock mmapLock() {
+    /** mm->mmap_lock: read for faults and page-table walks, write for changes to the vmas. */
+    public MmapLock mmapLock() {
         return mmapLock;
     }
 
@@ -150,7 +150,6 @@ public final class MmStruct {
      */
     public void exit() {
         mmapLock.writeLock().lock();
-        ptl.lock();
         try {
             for (Vma v : vmas.all()) {
                 Zap.zapRange(v, v.start, v.end, Zap.Details.TEARDOWN);
@@ -161,7 +160,6 @@ public final class MmStruct {
             }
             pgtable.freeAll();
         } finally {
-            ptl.unlock();
             mmapLock.writeLock().unlock();
         }
         kernel.mmExited(this);
@@ -183,6 +181,7 @@ public final class MmStruct {
     /** A guest 64-bit load. */
     public long readLong(long addr) {
         for (;;) {
+            ReentrantLock ptl = pgtable.ptlock(addr);
             ptl.lock();
             try {
                 long e = pgtable.lookup(addr);
@@ -199,6 +198,7 @@ public final class MmStruct {
     /** A guest 64-bit store. */
     public void writeLong(long addr, long value) {
         for (;;) {
+            ReentrantLock ptl = pgtable.ptlock(addr);
             ptl.lock();
             try {
                 if (tryStore(addr, value)) {
@@ -223,7 +223,7 @@ public final class MmStruct {
         return true;
     }
 
-    /** The hardware sets the dirty bit on the first store through a clean writable entry. */
+    /** The hardware sets the dirty bit on the first store through a clean writable entry (slot lock held). */
     private void markDirty(long addr) {
         long[] tbl = pgtable.pteTable(addr);
         if (tbl != null) {
@@ -238,6 +238,7 @@ public final class MmStruct {
     public void readPage(long addr, byte[] dst, int off) {
         addr &= MmConstants.PAGE_MASK;
         for (;;) {
+            ReentrantLock ptl = pgtable.ptlock(addr);
             ptl.lock();
             try {
                 long e = pgtable.lookup(addr);
@@ -280,6 +281,7 @@ public final class MmStruct {
                 return VmFault.SIGSEGV;
             }
             vmf = new VmFault(vma, addr, write);
+            ReentrantLock ptl = pgtable.ptlock(addr);
             ptl.lock();
             try {
                 r = Memory.handleMmFault(vmf);
@@ -301,6 +303,7 @@ public final class MmStruct {
      */
     public boolean gupFaultIn(long addr, boolean write) {
         for (;;) {
+            ReentrantLock ptl = pgtable.ptlock(addr);
             ptl.lock();
             try {
                 long e = pgtable.lookup(addr);

@@ -1,6 +1,7 @@
 /**
  * The simulated Linux address space: one {@link dev.livemig.mm.Kernel} (physical memory,
- * hugetlb pool, configuration, page-table lock) and its processes ({@link dev.livemig.mm.MmStruct}).
+ * hugetlb pool, configuration) and its processes ({@link dev.livemig.mm.MmStruct}), each
+ * with its mmap_lock and split page-table locks.
  *
  * <p>Everything below this package mirrors a kernel file named in each class javadoc, so a
  * kernel engineer can read the Java next to mm/ and fs/. Behaviour is pinned down by the

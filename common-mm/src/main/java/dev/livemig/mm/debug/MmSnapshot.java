@@ -11,6 +11,7 @@ import dev.livemig.mm.fault.Memory;
 import dev.livemig.mm.page.AddressSpace;
 import dev.livemig.mm.page.Folio;
 import dev.livemig.mm.page.PhysMem;
+import dev.livemig.mm.pgtable.PmdTable;
 import dev.livemig.mm.pgtable.Pte;
 import dev.livemig.mm.uffd.UserfaultfdCtx;
 import dev.livemig.mm.vma.Vma;
@@ -21,6 +22,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Everything a process could observe about one {@link MmStruct}, frozen so that two
@@ -51,7 +53,6 @@ public final class MmSnapshot {
         Map<UserfaultfdCtx, String> ctxNames = new IdentityHashMap<>();
         Map<AddressSpace, Boolean> files = new IdentityHashMap<>();
         mm.mmapLock().readLock().lock();
-        mm.kernel().pageTableLock().lock();
         try {
             for (Vma v : mm.vmas().all()) {
                 String ctx = v.uffdCtx == null ? "-" : ctxNames.computeIfAbsent(v.uffdCtx, c -> "ctx" + ctxNames.size());
@@ -66,17 +67,12 @@ public final class MmSnapshot {
             mm.pgtable().forEachPmdTable((base, t) -> {
                 for (int i = 0; i < PTRS_PER_TABLE; i++) {
                     long addr = base + ((long) i << PMD_SHIFT);
-                    if (t.isTable(i)) {
-                        out.put("ptetable " + hex(addr), "");
-                        long[] tbl = t.pte[i];
-                        for (int j = 0; j < PTRS_PER_TABLE; j++) {
-                            if (tbl[j] != 0) {
-                                entry(out, pm, "pte ", addr + ((long) j << PAGE_SHIFT), tbl[j]);
-                            }
-                        }
-                    }
-                    if (t.pmd[i] != 0) {
-                        entry(out, pm, "pmd ", addr, t.pmd[i]);
+                    ReentrantLock ptl = mm.pgtable().ptlock(addr);
+                    ptl.lock();
+                    try {
+                        slot(out, pm, t, i, addr);
+                    } finally {
+                        ptl.unlock();
                     }
                 }
             });
@@ -90,7 +86,6 @@ public final class MmSnapshot {
                 }
             }
         } finally {
-            mm.kernel().pageTableLock().unlock();
             mm.mmapLock().readLock().unlock();
         }
         for (UserfaultfdCtx c : extraCtxs) {
@@ -99,6 +94,22 @@ public final class MmSnapshot {
         ctxNames.forEach((c, name) -> out.put("uffd " + name, c.describe()));
         out.put("frames", Long.toString(pm.allocatedPages()));
         return new MmSnapshot(out);
+    }
+
+    /** One PMD slot; its split lock is held. */
+    private static void slot(TreeMap<String, String> out, PhysMem pm, PmdTable t, int i, long addr) {
+        if (t.isTable(i)) {
+            out.put("ptetable " + hex(addr), "");
+            long[] tbl = t.pte[i];
+            for (int j = 0; j < PTRS_PER_TABLE; j++) {
+                if (tbl[j] != 0) {
+                    entry(out, pm, "pte ", addr + ((long) j << PAGE_SHIFT), tbl[j]);
+                }
+            }
+        }
+        if (t.pmd[i] != 0) {
+            entry(out, pm, "pmd ", addr, t.pmd[i]);
+        }
     }
 
     private static void entry(TreeMap<String, String> out, PhysMem pm, String kind, long addr, long e) {

@@ -19,6 +19,7 @@ import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Mirrors the CONFIG_DEBUG_VM consistency checks of mm/debug.c and mm/page_table_check.c:
@@ -34,8 +35,9 @@ import java.util.Map;
  * rules are audited on the way: a uffd-wp entry is never writable, a writable anon page
  * is exclusive and mapped once, and no entry lies outside a vma.
  *
- * <p>Callers must make sure nothing runs concurrently; the audit takes the page-table
- * lock only to see a consistent snapshot of the tables.
+ * <p>Callers must make sure nothing runs concurrently (a quiescent point). The audit
+ * holds every live mm's mmap_lock for writing, so no fault or ioctl runs during it, and
+ * reads each PMD slot under its split lock, so it sees each table whole.
  */
 public final class MmVerify {
     private final Kernel kernel;
@@ -58,11 +60,16 @@ public final class MmVerify {
      */
     public static List<String> check(Kernel kernel, Collection<? extends AddressSpace> files) {
         MmVerify v = new MmVerify(kernel);
-        kernel.pageTableLock().lock();
+        List<MmStruct> mms = kernel.liveMms();
+        List<MmStruct> locked = new ArrayList<>();
         try {
+            for (MmStruct mm : mms) {
+                mm.mmapLock().writeLock().lock();
+                locked.add(mm);
+            }
             Map<AddressSpace, Boolean> all = new IdentityHashMap<>();
             files.forEach(f -> all.put(f, true));
-            for (MmStruct mm : kernel.liveMms()) {
+            for (MmStruct mm : mms) {
                 v.walkMm(mm, all);
             }
             for (AddressSpace f : all.keySet()) {
@@ -70,7 +77,9 @@ public final class MmVerify {
             }
             v.compare();
         } finally {
-            kernel.pageTableLock().unlock();
+            for (MmStruct mm : locked) {
+                mm.mmapLock().writeLock().unlock();
+            }
         }
         return v.problems;
     }
@@ -100,16 +109,26 @@ public final class MmVerify {
         mm.pgtable().forEachPmdTable((base, t) -> {
             for (int i = 0; i < PTRS_PER_TABLE; i++) {
                 long addr = base + ((long) i << PMD_SHIFT);
-                if (t.isTable(i)) {
-                    if (t.pmd[i] != 0) {
-                        problem(mm + " pmd " + Long.toHexString(addr) + " is both a table and an entry");
-                    }
-                    walkPteTable(mm, t.pte[i], addr);
-                } else if (t.pmd[i] != 0) {
-                    walkEntry(mm, addr, t.pmd[i], true);
+                ReentrantLock ptl = mm.pgtable().ptlock(addr);
+                ptl.lock();
+                try {
+                    walkPmdSlot(mm, t, i, addr);
+                } finally {
+                    ptl.unlock();
                 }
             }
         });
+    }
+
+    private void walkPmdSlot(MmStruct mm, PmdTable t, int i, long addr) {
+        if (t.isTable(i)) {
+            if (t.pmd[i] != 0) {
+                problem(mm + " pmd " + Long.toHexString(addr) + " is both a table and an entry");
+            }
+            walkPteTable(mm, t.pte[i], addr);
+        } else if (t.pmd[i] != 0) {
+            walkEntry(mm, addr, t.pmd[i], true);
+        }
     }
 
     private void walkPteTable(MmStruct mm, long[] tbl, long base) {

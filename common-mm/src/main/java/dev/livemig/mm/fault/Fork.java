@@ -14,6 +14,7 @@ import dev.livemig.mm.pgtable.PmdTable;
 import dev.livemig.mm.pgtable.Pte;
 import dev.livemig.mm.uffd.Userfaultfd;
 import dev.livemig.mm.vma.Vma;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Mirrors kernel/fork.c dup_mmap() and mm/memory.c copy_page_range(): a child address
@@ -32,7 +33,6 @@ public final class Fork {
         MmStruct child = parent.kernel().newMm();
         Userfaultfd.ForkCtxs fcs = new Userfaultfd.ForkCtxs();
         parent.mmapLock().writeLock().lock();
-        parent.kernel().pageTableLock().lock();
         try {
             child.copyLayoutFrom(parent);
             for (Vma src : parent.vmas().all()) {
@@ -50,7 +50,6 @@ public final class Fork {
                 }
             }
         } finally {
-            parent.kernel().pageTableLock().unlock();
             parent.mmapLock().writeLock().unlock();
         }
         Userfaultfd.dupUserfaultfdComplete(fcs);
@@ -62,47 +61,65 @@ public final class Fork {
         return dst.uffdWp() || (src.flags & VmFlags.VM_PFNMAP) != 0 || src.anonVma;
     }
 
+    /**
+     * copy_page_range(): one PMD slot at a time, under the parent's split lock of the slot
+     * (which keeps the parent's guest stores out while their ptes turn read-only) and the
+     * child's (copy_pte_range() holds both; nobody else can reach the child yet).
+     */
     static void copyPageRange(Vma dst, Vma src) {
         if (src.isHugetlb()) {
             copyHugetlbPageRange(dst, src);
             return;
         }
-        PhysMem pm = Memory.pm(src);
         for (long addr = src.start; addr < src.end; ) {
             long next = Math.min((addr & PMD_MASK) + PMD_SIZE, src.end);
-            PmdTable st = src.mm.pgtable().pmdTable(addr, false);
-            if (st == null) {
-                addr = next;
-                continue;
-            }
-            int i = pmdIndex(addr);
-            if (!st.isTable(i) && Pte.present(st.pmd[i])) {
-                if (dst.isAnonymous()) {
-                    copyHugePmd(dst, st, i, addr, pm);
-                }
-                addr = next;
-                continue;
-            }
-            long[] stbl = st.pte[i];
-            if (stbl != null) {
-                long[] dtbl = dst.mm.pgtable().pteAlloc(addr);
-                for (long a = addr; a < next; a += PAGE_SIZE) {
-                    int idx = pteIndex(a);
-                    long pte = stbl[idx];
-                    if (pte == 0) {
-                        continue;
-                    }
-                    if (Pte.present(pte)) {
-                        dtbl[idx] = copyPresentPte(dst, src, stbl, idx, pte, pm);
-                    } else {
-                        long n = copyNonpresentPte(dst, pte);
-                        if (n != 0) {
-                            dtbl[idx] = n;
-                        }
-                    }
-                }
+            ReentrantLock sptl = src.mm.pgtable().ptlock(addr);
+            ReentrantLock dptl = dst.mm.pgtable().ptlock(addr);
+            sptl.lock();
+            dptl.lock();
+            try {
+                copyPmdSlot(dst, src, addr, next);
+            } finally {
+                dptl.unlock();
+                sptl.unlock();
             }
             addr = next;
+        }
+    }
+
+    /** copy_pmd_range() for the part {@code [addr, next)} of one PMD slot; both locks are held. */
+    private static void copyPmdSlot(Vma dst, Vma src, long addr, long next) {
+        PhysMem pm = Memory.pm(src);
+        PmdTable st = src.mm.pgtable().pmdTable(addr, false);
+        if (st == null) {
+            return;
+        }
+        int i = pmdIndex(addr);
+        if (!st.isTable(i) && Pte.present(st.pmd[i])) {
+            if (dst.isAnonymous()) {
+                copyHugePmd(dst, st, i, addr, pm);
+            }
+            return;
+        }
+        long[] stbl = st.pte[i];
+        if (stbl == null) {
+            return;
+        }
+        long[] dtbl = dst.mm.pgtable().pteAlloc(addr);
+        for (long a = addr; a < next; a += PAGE_SIZE) {
+            int idx = pteIndex(a);
+            long pte = stbl[idx];
+            if (pte == 0) {
+                continue;
+            }
+            if (Pte.present(pte)) {
+                dtbl[idx] = copyPresentPte(dst, src, stbl, idx, pte, pm);
+            } else {
+                long n = copyNonpresentPte(dst, pte);
+                if (n != 0) {
+                    dtbl[idx] = n;
+                }
+            }
         }
     }
 
@@ -164,43 +181,56 @@ public final class Fork {
 
     /** copy_hugetlb_page_range(). */
     static void copyHugetlbPageRange(Vma dst, Vma src) {
-        PhysMem pm = Memory.pm(src);
-        boolean cow = src.isCowMapping();
         for (long addr = src.start; addr < src.end; addr += PMD_SIZE) {
-            PmdTable st = src.mm.pgtable().pmdTable(addr, false);
-            if (st == null) {
-                continue;
+            ReentrantLock sptl = src.mm.pgtable().ptlock(addr);
+            ReentrantLock dptl = dst.mm.pgtable().ptlock(addr);
+            sptl.lock();
+            dptl.lock();
+            try {
+                copyHugetlbEntry(dst, src, addr);
+            } finally {
+                dptl.unlock();
+                sptl.unlock();
             }
-            int i = pmdIndex(addr);
-            long e = st.pmd[i];
-            if (e == 0) {
-                continue;
-            }
-            PmdTable dt = dst.mm.pgtable().pmdTable(addr, true);
-            if (Pte.isMarker(e)) {
-                long n = copyNonpresentPte(dst, e);
-                if (n != 0) {
-                    dt.pmd[i] = n;
-                }
-                continue;
-            }
-            if (!Pte.present(e)) {
-                continue;
-            }
-            long head = Pte.pfn(e);
-            Folio.get(pm, head);
-            if (Folio.isAnon(pm, head)) {
-                Folio.setAnonExclusiveAll(pm, head, false);
-            }
-            Folio.addEntireMapping(pm, head, 1);
-            if (cow) {
-                st.pmd[i] = Pte.wrprotect(e);
-                e = Pte.wrprotect(e);
-            }
-            if (!dst.uffdWp()) {
-                e = Pte.clearUffdWp(e);
-            }
-            dt.pmd[i] = e;
         }
+    }
+
+    /** One huge entry of copy_hugetlb_page_range(); both slot locks are held. */
+    private static void copyHugetlbEntry(Vma dst, Vma src, long addr) {
+        PhysMem pm = Memory.pm(src);
+        PmdTable st = src.mm.pgtable().pmdTable(addr, false);
+        if (st == null) {
+            return;
+        }
+        int i = pmdIndex(addr);
+        long e = st.pmd[i];
+        if (e == 0) {
+            return;
+        }
+        PmdTable dt = dst.mm.pgtable().pmdTable(addr, true);
+        if (Pte.isMarker(e)) {
+            long n = copyNonpresentPte(dst, e);
+            if (n != 0) {
+                dt.pmd[i] = n;
+            }
+            return;
+        }
+        if (!Pte.present(e)) {
+            return;
+        }
+        long head = Pte.pfn(e);
+        Folio.get(pm, head);
+        if (Folio.isAnon(pm, head)) {
+            Folio.setAnonExclusiveAll(pm, head, false);
+        }
+        Folio.addEntireMapping(pm, head, 1);
+        if (src.isCowMapping()) {
+            st.pmd[i] = Pte.wrprotect(e);
+            e = Pte.wrprotect(e);
+        }
+        if (!dst.uffdWp()) {
+            e = Pte.clearUffdWp(e);
+        }
+        dt.pmd[i] = e;
     }
 }

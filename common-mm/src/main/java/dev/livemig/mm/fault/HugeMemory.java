@@ -43,7 +43,7 @@ public final class HugeMemory {
     static int doHugePmdAnonymousPage(VmFault vmf, PmdTable t, int i) {
         Vma vma = vmf.vma;
         PhysMem pm = Memory.pm(vma);
-        vma.anonVma = true;
+        vma.anonVmaPrepare();
         if (!vmf.write) {
             if (vma.uffdMissing()) {
                 return Userfaultfd.handleUserfault(vmf, VmFlags.VM_UFFD_MISSING);
@@ -150,15 +150,21 @@ public final class HugeMemory {
         vma.mm.pgtable().installPteTable(t, i, tbl);
     }
 
-    /** Splits the huge PMD covering {@code addr} in {@code vma}, if there is one. */
+    /** split_huge_pmd_address(): splits the huge PMD covering {@code addr}, if any, under its lock. */
     public static void splitHugePmdAt(Vma vma, long addr) {
         PmdTable t = vma.mm.pgtable().pmdTable(addr, false);
         if (t == null) {
             return;
         }
         int i = dev.livemig.mm.MmConstants.pmdIndex(addr);
-        if (!t.isTable(i) && Pte.present(t.pmd[i])) {
-            splitHugePmd(vma, t, i);
+        java.util.concurrent.locks.ReentrantLock ptl = vma.mm.pgtable().ptlock(addr);
+        ptl.lock();
+        try {
+            if (!t.isTable(i) && Pte.present(t.pmd[i])) {
+                splitHugePmd(vma, t, i);
+            }
+        } finally {
+            ptl.unlock();
         }
     }
 }

@@ -20,8 +20,9 @@ import dev.livemig.mm.vma.Vma;
 /**
  * Mirrors mm/memory.c: the page-fault handler.
  *
- * <p>{@link #handleMmFault} runs with the mmap read lock and the page-table lock held
- * (see {@code Kernel}). It follows the kernel's structure: huge PMD faults go to
+ * <p>{@link #handleMmFault} runs with the mmap read lock and the split lock of the
+ * faulting PMD slot held (see {@code PageTable#ptlock}); everything it changes in the page
+ * tables lies in that slot. It follows the kernel's structure: huge PMD faults go to
  * {@link HugeMemory}, hugetlb vmas to {@link Hugetlb}, everything else to
  * {@link #handlePteFault}, which dispatches on the old pte: none (anonymous or file
  * fault), a swap entry or pte marker, or a present pte that needs write access
@@ -159,7 +160,7 @@ public final class Memory {
             tbl[idx] = entry;
             return OK;
         }
-        vma.anonVma = true;
+        vma.anonVmaPrepare();
         if (vma.uffdMissing()) {
             return Userfaultfd.handleUserfault(vmf, VmFlags.VM_UFFD_MISSING);
         }
@@ -216,7 +217,7 @@ public final class Memory {
     static int doCowFault(VmFault vmf) {
         Vma vma = vmf.vma;
         PhysMem pm = pm(vma);
-        vma.anonVma = true;
+        vma.anonVmaPrepare();
         long[] folio = new long[1];
         int r = shmemFault(vmf, folio);
         if (r != OK) {
@@ -259,7 +260,10 @@ public final class Memory {
             return Userfaultfd.handleUserfault(vmf, VmFlags.VM_UFFD_MINOR);
         }
         if (pfn >= 0) {
-            Folio.get(pm, pfn);
+            pfn = f.lookupGet(vmf.pgoff);
+            if (pfn < 0) {
+                return RETRY; // truncated since the peek: fault again
+            }
             out[0] = pfn;
             return OK;
         }
@@ -270,8 +274,12 @@ public final class Memory {
         if (pfn < 0) {
             return OOM;
         }
-        f.add(vmf.pgoff, pfn); // the allocation reference becomes the cache's
-        Folio.get(pm, pfn);
+        Folio.get(pm, pfn); // the caller's, taken before the cache's can be dropped by a truncation
+        if (!f.add(vmf.pgoff, pfn)) {
+            // another mapping of the file (another PMD slot, another mm) filled the index first
+            Folio.put(pm, pfn, 2);
+            return RETRY;
+        }
         out[0] = pfn;
         return OK;
     }
@@ -342,11 +350,10 @@ public final class Memory {
             if (pgoff >= f.sizePages() || tbl[(int) p] != 0) {
                 continue;
             }
-            long pfn = f.lookup(pgoff);
+            long pfn = f.lookupGet(pgoff);
             if (pfn < 0) {
                 continue;
             }
-            Folio.get(pm, pfn);
             VmFault around = vmf;
             setPteRange(around, tbl, (int) p, pfn, false, false);
             if (addr == vmf.address) {
@@ -418,7 +425,7 @@ public final class Memory {
     static int wpPageCopy(VmFault vmf, long[] tbl, int idx, long oldPte, long oldPage) {
         Vma vma = vmf.vma;
         PhysMem pm = pm(vma);
-        vma.anonVma = true;
+        vma.anonVmaPrepare();
         long newPfn = pm.allocFolio(0, 0);
         if (newPfn < 0) {
             return OOM;

@@ -12,6 +12,7 @@ import dev.livemig.mm.page.PhysMem;
 import dev.livemig.mm.pgtable.PmdTable;
 import dev.livemig.mm.pgtable.Pte;
 import dev.livemig.mm.vma.Vma;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Mirrors mm/mprotect.c change_protection() and mm/userfaultfd.c uffd_wp_range(): apply
@@ -28,7 +29,7 @@ public final class Mprotect {
     private Mprotect() {
     }
 
-    /** uffd_wp_range(). Caller holds the mmap lock; takes the page-table lock. */
+    /** uffd_wp_range(). Caller holds the mmap lock; takes the split page-table locks. */
     public static void uffdWpRange(Vma vma, long start, long end, boolean enable) {
         int cp = enable ? CP_UFFD_WP : CP_UFFD_WP_RESOLVE;
         if (!enable && wantsManualPteWriteUpgrade(vma)) {
@@ -45,55 +46,54 @@ public final class Mprotect {
         return (vma.flags & VmFlags.VM_WRITE) != 0;
     }
 
-    /** change_protection(). */
+    /**
+     * change_protection(): one PMD slot at a time, each under its split lock (a caller
+     * that already holds a slot's lock, like PAGEMAP_SCAN's pte_hole, takes it again).
+     */
     public static void changeProtection(Vma vma, long start, long end, int cp) {
-        vma.mm.kernel().pageTableLock().lock();
-        try {
-            changeProtectionLocked(vma, start, end, cp);
-        } finally {
-            vma.mm.kernel().pageTableLock().unlock();
+        if (vma.isHugetlb()) {
+            hugetlbChangeProtection(vma, start, end, cp);
+            return;
+        }
+        boolean populate = (cp & CP_UFFD_WP) != 0 && vma.uffdWpUseMarkers();
+        for (long addr = start; addr < end; ) {
+            long next = Math.min((addr & PMD_MASK) + PMD_SIZE, end);
+            ReentrantLock ptl = vma.mm.pgtable().ptlock(addr);
+            ptl.lock();
+            try {
+                changePmdSlot(vma, addr, next, cp, populate);
+            } finally {
+                ptl.unlock();
+            }
+            addr = next;
         }
     }
 
-    /** change_protection() with the page-table lock already held. */
-    public static void changeProtectionLocked(Vma vma, long start, long end, int cp) {
-        {
-            if (vma.isHugetlb()) {
-                hugetlbChangeProtection(vma, start, end, cp);
+    /** change_pmd_range() for the part {@code [addr, next)} of one PMD slot; its lock is held. */
+    private static void changePmdSlot(Vma vma, long addr, long next, int cp, boolean populate) {
+        PmdTable t = vma.mm.pgtable().pmdTable(addr, populate);
+        if (t == null) {
+            return;
+        }
+        int i = pmdIndex(addr);
+        if (t.pmdNone(i)) {
+            if (!populate) {
                 return;
             }
-            boolean populate = (cp & CP_UFFD_WP) != 0 && vma.uffdWpUseMarkers();
-            for (long addr = start; addr < end; ) {
-                long next = Math.min((addr & PMD_MASK) + PMD_SIZE, end);
-                PmdTable t = vma.mm.pgtable().pmdTable(addr, populate);
-                if (t == null) {
-                    addr = next;
-                    continue;
-                }
-                int i = pmdIndex(addr);
-                if (t.pmdNone(i)) {
-                    if (!populate) {
-                        addr = next;
-                        continue;
-                    }
-                    vma.mm.pgtable().pteAlloc(addr);
-                }
-                if (!t.isTable(i) && Pte.present(t.pmd[i])) {
-                    boolean splitNeeded = (cp & CP_UFFD_WP) != 0 && !vma.isAnonymous();
-                    if (next - addr != PMD_SIZE || splitNeeded) {
-                        HugeMemory.splitHugePmd(vma, t, i);
-                    } else {
-                        t.pmd[i] = changeEntry(vma, t.pmd[i], cp, true);
-                        addr = next;
-                        continue;
-                    }
-                }
-                long[] tbl = t.pte[i];
-                if (tbl != null) {
-                    changePteRange(vma, tbl, addr, next, cp);
-                }
-                addr = next;
+            vma.mm.pgtable().pteAlloc(addr);
+        }
+        if (!t.isTable(i) && Pte.present(t.pmd[i])) {
+            boolean splitNeeded = (cp & CP_UFFD_WP) != 0 && !vma.isAnonymous();
+            if (next - addr != PMD_SIZE || splitNeeded) {
+                HugeMemory.splitHugePmd(vma, t, i);
+            } else {
+                t.pmd[i] = changeEntry(vma, t.pmd[i], cp, true);
+                return;
             }
+        }
+        long[] tbl = t.pte[i];
+        if (tbl != null) {
+            changePteRange(vma, tbl, addr, next, cp);
         }
     }
 
@@ -171,27 +171,38 @@ public final class Mprotect {
         boolean uffdWp = (cp & CP_UFFD_WP) != 0;
         boolean resolve = (cp & CP_UFFD_WP_RESOLVE) != 0;
         for (long addr = start & PMD_MASK; addr < end; addr += PMD_SIZE) {
-            PmdTable t = vma.mm.pgtable().pmdTable(addr, uffdWp);
-            if (t == null) {
-                continue;
+            ReentrantLock ptl = vma.mm.pgtable().ptlock(addr);
+            ptl.lock();
+            try {
+                hugetlbChangeEntry(vma, addr, uffdWp, resolve);
+            } finally {
+                ptl.unlock();
             }
-            int i = pmdIndex(addr);
-            long old = t.pmd[i];
-            if (Pte.isMarker(old)) {
-                if (Pte.isUffdWpMarker(old) && resolve) {
-                    t.pmd[i] = 0;
-                }
-            } else if (Pte.present(old)) {
-                long e = applyVmaProt(vma, old);
-                if (uffdWp) {
-                    e = Pte.mkUffdWp(e);
-                } else if (resolve) {
-                    e = Pte.clearUffdWp(e);
-                }
-                t.pmd[i] = e;
-            } else if (old == 0 && uffdWp) {
-                t.pmd[i] = Pte.mkMarker(Pte.MARKER_UFFD_WP);
+        }
+    }
+
+    /** The body of hugetlb_change_protection() for one huge entry; its lock is held. */
+    private static void hugetlbChangeEntry(Vma vma, long addr, boolean uffdWp, boolean resolve) {
+        PmdTable t = vma.mm.pgtable().pmdTable(addr, uffdWp);
+        if (t == null) {
+            return;
+        }
+        int i = pmdIndex(addr);
+        long old = t.pmd[i];
+        if (Pte.isMarker(old)) {
+            if (Pte.isUffdWpMarker(old) && resolve) {
+                t.pmd[i] = 0;
             }
+        } else if (Pte.present(old)) {
+            long e = applyVmaProt(vma, old);
+            if (uffdWp) {
+                e = Pte.mkUffdWp(e);
+            } else if (resolve) {
+                e = Pte.clearUffdWp(e);
+            }
+            t.pmd[i] = e;
+        } else if (old == 0 && uffdWp) {
+            t.pmd[i] = Pte.mkMarker(Pte.MARKER_UFFD_WP);
         }
     }
 }

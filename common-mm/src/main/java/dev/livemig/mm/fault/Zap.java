@@ -13,6 +13,7 @@ import dev.livemig.mm.page.Rmap;
 import dev.livemig.mm.pgtable.PmdTable;
 import dev.livemig.mm.pgtable.Pte;
 import dev.livemig.mm.vma.Vma;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Mirrors the zap half of mm/memory.c (zap_page_range_single, zap_pte_range,
@@ -34,43 +35,52 @@ public final class Zap {
     private Zap() {
     }
 
-    /** Zaps {@code [start, end)} of {@code vma}. Caller holds the page-table lock. */
+    /** Zaps {@code [start, end)} of {@code vma}, one PMD slot at a time under its split lock. */
     public static void zapRange(Vma vma, long start, long end, Details d) {
         if (vma.isHugetlb()) {
             zapHugetlb(vma, start, end, d);
             return;
         }
-        PhysMem pm = Memory.pm(vma);
         for (long addr = start; addr < end; ) {
             long next = Math.min((addr & PMD_MASK) + PMD_SIZE, end);
-            PmdTable t = vma.mm.pgtable().pmdTable(addr, false);
-            if (t == null) {
-                addr = next;
-                continue;
-            }
-            int i = pmdIndex(addr);
-            if (!t.isTable(i) && Pte.present(t.pmd[i])) {
-                if (next - addr == PMD_SIZE) {
-                    long pmd = t.pmd[i];
-                    t.pmd[i] = 0;
-                    if (!HugeMemory.isHugeZero(pm, pmd)) {
-                        Rmap.removePmd(pm, Pte.pfn(pmd));
-                    }
-                    addr = next;
-                    continue;
-                }
-                HugeMemory.splitHugePmd(vma, t, i);
-            }
-            long[] tbl = t.pte[i];
-            if (tbl != null) {
-                zapPteRange(vma, tbl, addr, next, d);
-                // reclaim_pt_is_enabled() needs the zap to span the whole table; a table
-                // still holding a kept marker or COW page is not empty and stays
-                if (d.reclaimPt() && next - addr == PMD_SIZE && allNone(tbl)) {
-                    vma.mm.pgtable().freePteTable(t, i);
-                }
+            ReentrantLock ptl = vma.mm.pgtable().ptlock(addr);
+            ptl.lock();
+            try {
+                zapPmdSlot(vma, addr, next, d);
+            } finally {
+                ptl.unlock();
             }
             addr = next;
+        }
+    }
+
+    /** zap_pmd_range() for the part {@code [addr, next)} of one PMD slot; its lock is held. */
+    private static void zapPmdSlot(Vma vma, long addr, long next, Details d) {
+        PmdTable t = vma.mm.pgtable().pmdTable(addr, false);
+        if (t == null) {
+            return;
+        }
+        PhysMem pm = Memory.pm(vma);
+        int i = pmdIndex(addr);
+        if (!t.isTable(i) && Pte.present(t.pmd[i])) {
+            if (next - addr == PMD_SIZE) {
+                long pmd = t.pmd[i];
+                t.pmd[i] = 0;
+                if (!HugeMemory.isHugeZero(pm, pmd)) {
+                    Rmap.removePmd(pm, Pte.pfn(pmd));
+                }
+                return;
+            }
+            HugeMemory.splitHugePmd(vma, t, i);
+        }
+        long[] tbl = t.pte[i];
+        if (tbl != null) {
+            zapPteRange(vma, tbl, addr, next, d);
+            // reclaim_pt_is_enabled() needs the zap to span the whole table; a table
+            // still holding a kept marker or COW page is not empty and stays
+            if (d.reclaimPt() && next - addr == PMD_SIZE && allNone(tbl)) {
+                vma.mm.pgtable().freePteTable(t, i);
+            }
         }
     }
 
@@ -133,36 +143,59 @@ public final class Zap {
     }
 
     static void zapHugetlb(Vma vma, long start, long end, Details d) {
-        PhysMem pm = Memory.pm(vma);
         for (long addr = start & PMD_MASK; addr < end; addr += PMD_SIZE) {
-            PmdTable t = vma.mm.pgtable().pmdTable(addr, false);
-            if (t == null) {
-                continue;
+            ReentrantLock ptl = vma.mm.pgtable().ptlock(addr);
+            ptl.lock();
+            try {
+                zapHugetlbEntry(vma, addr, d);
+            } finally {
+                ptl.unlock();
             }
-            int i = pmdIndex(addr);
-            long pte = t.pmd[i];
-            if (pte == 0) {
-                continue;
-            }
-            if (!Pte.present(pte)) {
-                t.pmd[i] = Pte.swpUffdWpAny(pte) && !d.dropMarkers() ? Pte.mkMarker(Pte.MARKER_UFFD_WP) : 0;
-                continue;
-            }
-            long head = Pte.pfn(pte);
-            if (d.mapping() != null && !d.evenCows() && Folio.isAnon(pm, head)) {
-                continue;
-            }
-            t.pmd[i] = Pte.uffdWp(pte) && !d.dropMarkers() ? Pte.mkMarker(Pte.MARKER_UFFD_WP) : 0;
-            Rmap.removePmd(pm, head);
         }
+    }
+
+    /** __unmap_hugepage_range() for one huge entry; its lock is held. */
+    private static void zapHugetlbEntry(Vma vma, long addr, Details d) {
+        PhysMem pm = Memory.pm(vma);
+        PmdTable t = vma.mm.pgtable().pmdTable(addr, false);
+        if (t == null) {
+            return;
+        }
+        int i = pmdIndex(addr);
+        long pte = t.pmd[i];
+        if (pte == 0) {
+            return;
+        }
+        if (!Pte.present(pte)) {
+            t.pmd[i] = Pte.swpUffdWpAny(pte) && !d.dropMarkers() ? Pte.mkMarker(Pte.MARKER_UFFD_WP) : 0;
+            return;
+        }
+        long head = Pte.pfn(pte);
+        if (d.mapping() != null && !d.evenCows() && Folio.isAnon(pm, head)) {
+            return;
+        }
+        t.pmd[i] = Pte.uffdWp(pte) && !d.dropMarkers() ? Pte.mkMarker(Pte.MARKER_UFFD_WP) : 0;
+        Rmap.removePmd(pm, head);
     }
 
     /**
      * unmap_mapping_range(): zaps the pages of file indexes {@code [first, last]} from
-     * every mapping of the file (hole punch); private COW copies stay.
+     * every mapping of the file (hole punch); private COW copies stay. The i_mmap lock is
+     * held for the walk, so that no vma of another mm leaves the file (and its range is
+     * reused) while its ptes are zapped; the caller holds no split lock.
      */
     public static void unmapMappingRange(AddressSpace file, long firstPgoff, long lastPgoff) {
         Details d = new Details(file, false, false, false);
+        file.iMmapLock().lock();
+        try {
+            unmapMappingRangeTree(file, firstPgoff, lastPgoff, d);
+        } finally {
+            file.iMmapLock().unlock();
+        }
+    }
+
+    /** unmap_mapping_range_tree(); the i_mmap lock is held. */
+    private static void unmapMappingRangeTree(AddressSpace file, long firstPgoff, long lastPgoff, Details d) {
         for (Vma v : file.mappings()) {
             long vFirst = v.pgoff;
             long vLast = v.pgoff + v.pages() - 1;

@@ -105,15 +105,18 @@ public final class Hugetlb {
             }
             boolean shared = (vma.flags & VmFlags.VM_MAYSHARE) != 0;
             if (!shared) {
-                vma.anonVma = true;
+                vma.anonVmaPrepare();
             }
             head = pool(vma).alloc(!shared);
             if (head < 0) {
                 return SIGBUS;
             }
             if (shared) {
-                f.add(idx, head);
-                Folio.get(pm, head);
+                Folio.get(pm, head); // the mapping's, taken before the cache's can be dropped
+                if (!f.add(idx, head)) {
+                    Folio.put(pm, head, 2); // another mm's fault filled the index first
+                    return RETRY;
+                }
             } else {
                 anon = true;
                 Folio.setAnonExclusiveAll(pm, head, true);
@@ -122,7 +125,10 @@ public final class Hugetlb {
             if (vma.uffdMinor()) {
                 return Userfaultfd.handleUserfault(vmf, VmFlags.VM_UFFD_MINOR);
             }
-            Folio.get(pm, head);
+            head = f.lookupGet(idx);
+            if (head < 0) {
+                return RETRY; // truncated since the lookup
+            }
         }
         Folio.addEntireMapping(pm, head, 1);
         long entry = makeHugePte(vma, head, vma.isShared());
@@ -155,7 +161,7 @@ public final class Hugetlb {
             t.pmd[i] = Pte.mkYoung(Pte.mkWrite(Pte.mkDirty(entry)));
             return OK;
         }
-        vma.anonVma = true;
+        vma.anonVmaPrepare();
         long head = pool(vma).alloc(true);
         if (head < 0) {
             return SIGBUS;

@@ -3,6 +3,7 @@ package dev.livemig.mm.page;
 import dev.livemig.mm.vma.Vma;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Mirrors struct address_space (include/linux/fs.h) and mm/filemap.c: a file's page
@@ -11,12 +12,17 @@ import java.util.List;
  *
  * <p>Slots hold {@code pfn + 1} (0 = hole) in a primitive array sized to the file. Each
  * cached folio holds one reference for the cache. For hugetlb files an index counts
- * huge pages. Callers serialise on the instance.
+ * huge pages. The page cache serialises on the instance (the xarray lock); a caller
+ * that maps a cached folio takes its reference with {@link #lookupGet}, inside the same
+ * critical section as the lookup, so a concurrent truncation cannot free it in between
+ * (the kernel's folio_try_get() under RCU). The list of mappings has its own lock,
+ * {@link #iMmapLock()} (i_mmap_rwsem), taken before any split page-table lock.
  */
 public abstract class AddressSpace {
     protected final PhysMem pm;
     private final long[] slots;
     private final List<Vma> mappings = new ArrayList<>();
+    private final ReentrantLock iMmapLock = new ReentrantLock();
     /** Size of one index in 4 KiB pages: 1, or 512 for 2 MiB hugetlb pages. */
     public final int pagesPerIndex;
     private final String name;
@@ -51,7 +57,22 @@ public abstract class AddressSpace {
         return slots[(int) index] - 1;
     }
 
-    /** Adds a folio (the caller's reference becomes the cache's). False if the slot is taken. */
+    /**
+     * filemap_get_folio(): the head pfn cached at {@code index} with a reference taken for
+     * the caller, or -1.
+     */
+    public synchronized long lookupGet(long index) {
+        long pfn = lookup(index);
+        if (pfn >= 0) {
+            Folio.get(pm, pfn);
+        }
+        return pfn;
+    }
+
+    /**
+     * Adds a folio (the caller's reference becomes the cache's). False if the slot is
+     * taken, which a fault racing another fault on the same index must expect.
+     */
     public synchronized boolean add(long index, long headPfn) {
         if (slots[(int) index] != 0) {
             return false;
@@ -77,17 +98,37 @@ public abstract class AddressSpace {
         return cached;
     }
 
-    public synchronized void addMapping(Vma vma) {
-        mappings.add(vma);
+    /** i_mmap_rwsem (exclusive here): held across a walk of {@link #mappings()} that zaps. */
+    public ReentrantLock iMmapLock() {
+        return iMmapLock;
     }
 
-    public synchronized void removeMapping(Vma vma) {
-        mappings.remove(vma);
+    public void addMapping(Vma vma) {
+        iMmapLock.lock();
+        try {
+            mappings.add(vma);
+        } finally {
+            iMmapLock.unlock();
+        }
+    }
+
+    public void removeMapping(Vma vma) {
+        iMmapLock.lock();
+        try {
+            mappings.remove(vma);
+        } finally {
+            iMmapLock.unlock();
+        }
     }
 
     /** A snapshot of the vmas mapping this file (i_mmap). */
-    public synchronized List<Vma> mappings() {
-        return new ArrayList<>(mappings);
+    public List<Vma> mappings() {
+        iMmapLock.lock();
+        try {
+            return new ArrayList<>(mappings);
+        } finally {
+            iMmapLock.unlock();
+        }
     }
 
     /** Drops every cached folio (the last close of the file). */

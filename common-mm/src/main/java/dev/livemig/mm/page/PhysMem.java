@@ -5,6 +5,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.lang.reflect.Field;
 import java.util.Arrays;
+import java.util.concurrent.atomic.LongAdder;
 import sun.misc.Unsafe;
 
 /**
@@ -35,9 +36,12 @@ public final class PhysMem implements AutoCloseable {
     private int freeSmallTop;
     private int[] freeBlocks = new int[16];
     private int freeBlocksTop;
-    private long allocatedPages;
+    /** Frames handed to folios; striped, so that CPUs allocating at once do not share a counter. */
+    private final LongAdder allocatedPages = new LongAdder();
     private final long limitPages;
-    private boolean closed;
+    private volatile boolean closed;
+    /** per_cpu_pages: each thread's own batch of free order-0 frames (see {@link #allocFolio}). */
+    private final ThreadLocal<Pcp> pcp = ThreadLocal.withInitial(Pcp::new);
     private Runnable hugetlbReleased;
 
     /** The pfn of the shared 4 KiB zero page (never freed, never refcounted). */
@@ -62,8 +66,25 @@ public final class PhysMem implements AutoCloseable {
         for (int i = CHUNK_PAGES - 1; i >= 1; i--) {
             pushSmall((int) (zc + i));
         }
-        allocatedPages = 0;
+        allocatedPages.reset();
     }
+
+    /**
+     * A thread's free order-0 frames, taken from the free lists {@link #PCP_BATCH} at a
+     * time (rmqueue_bulk()) and refilled by the frames the thread frees, up to
+     * {@link #PCP_HIGH}. What a thread that ends leaves here (at most PCP_HIGH frames) is
+     * not reused: the kernel drains a CPU's lists when it goes offline, a Java thread has
+     * no such hook. They are not counted as allocated.
+     */
+    private static final class Pcp {
+        final int[] pfns = new int[PCP_HIGH];
+        int count;
+    }
+
+    /** pcp->batch: frames a thread takes from, or gives back to, the shared lists at once. */
+    static final int PCP_BATCH = 32;
+    /** pcp->high: frames a thread keeps before it gives a batch back. */
+    static final int PCP_HIGH = 3 * PCP_BATCH;
 
     private static Unsafe unsafe() {
         try {
@@ -109,12 +130,62 @@ public final class PhysMem implements AutoCloseable {
      * keep stale bytes, which only a caller that overwrites every byte may accept
      * (UFFDIO_COPY, like mfill_atomic_pte_copy()).
      */
-    public synchronized long allocFolio(int order, long flags, boolean zero) {
+    public long allocFolio(int order, long flags, boolean zero) {
+        long pfn = order == 0 && limitPages == Long.MAX_VALUE ? takePcpFrame() : takeFrames(order);
+        if (pfn < 0) {
+            return -1;
+        }
+        // prep_new_page(): the frames are ours alone now, so they are cleared and
+        // initialised outside the allocator's lock, and faulting threads overlap here
+        if (zero) {
+            UNSAFE.setMemory(address(pfn), (1L << order) * MmConstants.PAGE_SIZE, (byte) 0);
+        }
+        Folio.init(this, pfn, flags, order);
+        return pfn;
+    }
+
+    /**
+     * An order-0 frame from the calling thread's batch, refilled from the shared lists
+     * under the lock when empty. Like the kernel's per-CPU lists this keeps two CPUs that
+     * fault at once off one lock and off each other's struct page cache lines (a batch is
+     * mostly adjacent frames). Used only without a memory limit, which needs exact
+     * accounting at each allocation.
+     */
+    private long takePcpFrame() {
+        if (closed) {
+            throw new IllegalStateException("physical memory released");
+        }
+        Pcp p = pcp.get();
+        if (p.count == 0) {
+            refill(p);
+        }
+        allocatedPages.increment();
+        return p.pfns[--p.count];
+    }
+
+    /** rmqueue_bulk(): moves a batch of free order-0 frames to {@code p}, lowest pfn last out. */
+    private synchronized void refill(Pcp p) {
+        if (closed) {
+            throw new IllegalStateException("physical memory released");
+        }
+        while (p.count < PCP_BATCH) {
+            if (freeSmallTop == 0) {
+                long base = freeBlocksTop > 0 ? freeBlocks[--freeBlocksTop] : newChunk();
+                for (int i = CHUNK_PAGES - 1; i >= 0; i--) {
+                    pushSmall((int) (base + i));
+                }
+            }
+            p.pfns[p.count++] = freeSmall[--freeSmallTop];
+        }
+    }
+
+    /** rmqueue(): takes {@code 1 << order} free frames off the free lists, or -1 at the limit. */
+    private synchronized long takeFrames(int order) {
         if (closed) {
             throw new IllegalStateException("physical memory released");
         }
         long n = 1L << order;
-        if (allocatedPages + n > limitPages) {
+        if (allocatedPages.sum() + n > limitPages) {
             return -1;
         }
         long pfn;
@@ -126,24 +197,42 @@ public final class PhysMem implements AutoCloseable {
                 }
             }
             pfn = freeSmall[--freeSmallTop];
-            if (zero) {
-                UNSAFE.setMemory(address(pfn), MmConstants.PAGE_SIZE, (byte) 0);
-            }
         } else if (order == MmConstants.HPAGE_PMD_ORDER) {
             pfn = freeBlocksTop > 0 ? freeBlocks[--freeBlocksTop] : newChunk();
-            if (zero) {
-                UNSAFE.setMemory(address(pfn), CHUNK_BYTES, (byte) 0);
-            }
         } else {
             throw new IllegalArgumentException("unsupported folio order " + order);
         }
-        allocatedPages += n;
-        Folio.init(this, pfn, flags, order);
+        allocatedPages.add(n);
         return pfn;
     }
 
-    /** Returns a folio whose refcount reached zero to the free lists. */
-    synchronized void freeFolio(long pfn, int order) {
+    /**
+     * Returns a folio whose refcount reached zero to the free lists: an order-0 frame to
+     * the freeing thread's batch (free_unref_page()), which spills a batch back to the
+     * shared lists once it holds {@link #PCP_HIGH}; anything else under the lock.
+     */
+    void freeFolio(long pfn, int order) {
+        if (order == 0 && limitPages == Long.MAX_VALUE && (meta(pfn) & Folio.HUGETLB) == 0) {
+            setMeta(pfn, 0);
+            allocatedPages.decrement();
+            Pcp p = pcp.get();
+            if (p.count == PCP_HIGH) {
+                spill(p);
+            }
+            p.pfns[p.count++] = (int) pfn;
+            return;
+        }
+        freeFolioLocked(pfn, order);
+    }
+
+    /** free_pcppages_bulk(): moves a batch from {@code p} back to the shared lists. */
+    private synchronized void spill(Pcp p) {
+        for (int i = 0; i < PCP_BATCH; i++) {
+            pushSmall(p.pfns[--p.count]);
+        }
+    }
+
+    private synchronized void freeFolioLocked(long pfn, int order) {
         if ((meta(pfn) & Folio.HUGETLB) != 0 && hugetlbReleased != null) {
             hugetlbReleased.run();
         }
@@ -159,7 +248,7 @@ public final class PhysMem implements AutoCloseable {
             }
             freeBlocks[freeBlocksTop++] = (int) pfn;
         }
-        allocatedPages -= n;
+        allocatedPages.add(-n);
     }
 
     /** Lets the hugetlb pool learn when one of its folios is freed. */
@@ -168,8 +257,8 @@ public final class PhysMem implements AutoCloseable {
     }
 
     /** Frames currently allocated to folios (the zero pages excluded). */
-    public synchronized long allocatedPages() {
-        return allocatedPages;
+    public long allocatedPages() {
+        return allocatedPages.sum();
     }
 
     /**

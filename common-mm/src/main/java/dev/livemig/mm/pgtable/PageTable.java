@@ -6,18 +6,32 @@ import static dev.livemig.mm.MmConstants.PTRS_PER_TABLE;
 import static dev.livemig.mm.MmConstants.PUD_SHIFT;
 
 import dev.livemig.mm.page.PhysMem;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Mirrors mm/pgtable-generic.c and include/linux/pgtable.h: the four-level page table of
  * one address space. The PGD and PUD levels are arrays of references; the PMD level is a
  * {@link PmdTable}, whose PTE pages are plain {@code long[512]}. Entries are packed words
- * described in {@link Pte}. Callers hold the page-table lock.
+ * described in {@link Pte}.
+ *
+ * <p>Locking, as in the kernel: the entries of one PMD slot (the PMD word, its PTE table
+ * and the PTEs in it) change only under that slot's split lock ({@link #ptlock}); the
+ * upper levels are populated under {@link #pageTableLock()} (mm->page_table_lock, as
+ * __pud_alloc / __pmd_alloc do) and never freed before exit_mmap, so a lookup walks them
+ * without a lock. Their slots are published with release stores and read with acquire
+ * loads, so a thread that sees a table also sees it fully built.
  */
 public final class PageTable {
     /** A {@link PmdTable} object without its arrays: 12-byte header, two references, an int. */
     private static final int PMD_TABLE_OBJECT_BYTES = 24;
+    private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(Object[].class);
     private final Object[] pgd = new Object[PTRS_PER_TABLE];
-    private long pteTables;
+    private final ReentrantLock pageTableLock = new ReentrantLock();
+    private final SplitPtlock ptlocks = new SplitPtlock();
+    private final AtomicLong pteTables = new AtomicLong();
     private long pudTables;
     private long pmdTables;
 
@@ -29,24 +43,41 @@ public final class PageTable {
         return (int) (addr >>> PUD_SHIFT) & (PTRS_PER_TABLE - 1);
     }
 
+    /** pte_lockptr() / pmd_lockptr(): the split lock of the PMD slot covering {@code addr}. */
+    public ReentrantLock ptlock(long addr) {
+        return ptlocks.lockptr(addr);
+    }
+
+    /** mm->page_table_lock: serialises populating the upper levels. */
+    public ReentrantLock pageTableLock() {
+        return pageTableLock;
+    }
+
     /** pmd_offset(): the PMD table covering {@code addr}, allocating the upper levels if asked. */
     public PmdTable pmdTable(long addr, boolean alloc) {
-        Object[] pud = (Object[]) pgd[pgdIndex(addr)];
-        if (pud == null) {
-            if (!alloc) {
-                return null;
+        Object[] pud = (Object[]) SLOT.getAcquire(pgd, pgdIndex(addr));
+        PmdTable pmd = pud == null ? null : (PmdTable) SLOT.getAcquire(pud, pudIndex(addr));
+        if (pmd != null || !alloc) {
+            return pmd;
+        }
+        pageTableLock.lock();
+        try {
+            pud = (Object[]) SLOT.getAcquire(pgd, pgdIndex(addr));
+            if (pud == null) {
+                pud = new Object[PTRS_PER_TABLE];
+                SLOT.setRelease(pgd, pgdIndex(addr), pud);
+                pudTables++;
             }
-            pud = new Object[PTRS_PER_TABLE];
-            pgd[pgdIndex(addr)] = pud;
-            pudTables++;
+            pmd = (PmdTable) SLOT.getAcquire(pud, pudIndex(addr));
+            if (pmd == null) {
+                pmd = new PmdTable();
+                SLOT.setRelease(pud, pudIndex(addr), pmd);
+                pmdTables++;
+            }
+            return pmd;
+        } finally {
+            pageTableLock.unlock();
         }
-        PmdTable pmd = (PmdTable) pud[pudIndex(addr)];
-        if (pmd == null && alloc) {
-            pmd = new PmdTable();
-            pud[pudIndex(addr)] = pmd;
-            pmdTables++;
-        }
-        return pmd;
     }
 
     /** pte_offset_map(): the PTE table covering {@code addr}, or null (hole or huge). */
@@ -66,7 +97,7 @@ public final class PageTable {
             }
             tbl = new long[PTRS_PER_TABLE];
             t.pte[i] = tbl;
-            pteTables++;
+            pteTables.incrementAndGet();
         }
         return tbl;
     }
@@ -75,7 +106,7 @@ public final class PageTable {
     public void installPteTable(PmdTable t, int i, long[] tbl) {
         t.pmd[i] = 0;
         if (t.pte[i] == null) {
-            pteTables++;
+            pteTables.incrementAndGet();
         }
         t.pte[i] = tbl;
     }
@@ -84,7 +115,7 @@ public final class PageTable {
     public void freePteTable(PmdTable t, int i) {
         if (t.pte[i] != null) {
             t.pte[i] = null;
-            pteTables--;
+            pteTables.decrementAndGet();
         }
     }
 
@@ -103,7 +134,7 @@ public final class PageTable {
     }
 
     public long pteTableCount() {
-        return pteTables;
+        return pteTables.get();
     }
 
     /** Visits one PMD table together with the address it starts at. */
@@ -115,13 +146,14 @@ public final class PageTable {
     /** Visits every allocated PMD table, lowest address first (walk_page_range over all of it). */
     public void forEachPmdTable(PmdTableVisitor v) {
         for (int g = 0; g < PTRS_PER_TABLE; g++) {
-            Object[] pud = (Object[]) pgd[g];
+            Object[] pud = (Object[]) SLOT.getAcquire(pgd, g);
             if (pud == null) {
                 continue;
             }
             for (int u = 0; u < PTRS_PER_TABLE; u++) {
-                if (pud[u] != null) {
-                    v.visit(((long) g << PGDIR_SHIFT) | ((long) u << PUD_SHIFT), (PmdTable) pud[u]);
+                PmdTable t = (PmdTable) SLOT.getAcquire(pud, u);
+                if (t != null) {
+                    v.visit(((long) g << PGDIR_SHIFT) | ((long) u << PUD_SHIFT), t);
                 }
             }
         }
@@ -129,21 +161,34 @@ public final class PageTable {
 
     /** free_pgd_range() over the whole address space: drops every table (exit_mmap). */
     public void freeAll() {
-        java.util.Arrays.fill(pgd, null);
-        pteTables = 0;
-        pmdTables = 0;
-        pudTables = 0;
+        pageTableLock.lock();
+        try {
+            for (int g = 0; g < PTRS_PER_TABLE; g++) {
+                SLOT.setRelease(pgd, g, null);
+            }
+            pteTables.set(0);
+            pmdTables = 0;
+            pudTables = 0;
+        } finally {
+            pageTableLock.unlock();
+        }
     }
 
     /**
      * Java heap bytes of the table arrays (the simulator's VmPTE): the PGD and PUD
      * reference arrays, each {@link PmdTable} (object, entry array, PTE-table references)
-     * and each {@code long[512]} PTE table.
+     * and each {@code long[512]} PTE table, plus the split page-table locks.
      */
     public long heapBytes() {
         long refTable = PhysMem.arrayBytes(PTRS_PER_TABLE, PhysMem.JAVA_REF);
         long entryTable = PhysMem.arrayBytes(PTRS_PER_TABLE, 8);
         long pmdTable = PMD_TABLE_OBJECT_BYTES + entryTable + refTable;
-        return (1 + pudTables) * refTable + pmdTables * pmdTable + pteTables * entryTable;
+        pageTableLock.lock();
+        try {
+            return (1 + pudTables) * refTable + pmdTables * pmdTable + pteTables.get() * entryTable
+                    + ptlocks.heapBytes();
+        } finally {
+            pageTableLock.unlock();
+        }
     }
 }

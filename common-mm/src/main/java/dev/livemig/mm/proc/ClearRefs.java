@@ -13,6 +13,7 @@ import dev.livemig.mm.VmFlags;
 import dev.livemig.mm.pgtable.PmdTable;
 import dev.livemig.mm.pgtable.Pte;
 import dev.livemig.mm.vma.Vma;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Mirrors the /proc/pid/clear_refs half of fs/proc/task_mmu.c (clear_refs_write with
@@ -56,16 +57,11 @@ public final class ClearRefs {
                 // vm_flags_clear(VM_SOFTDIRTY) + vma_set_page_prot(): vm_page_prot follows the flags
                 vma.flags &= ~VmFlags.VM_SOFTDIRTY;
             }
-            mm.kernel().pageTableLock().lock();
-            try {
-                for (Vma vma : mm.vmas().all()) {
-                    if (vma.isHugetlb() || (vma.flags & VmFlags.VM_PFNMAP) != 0) {
-                        continue;
-                    }
-                    clearRange(mm, vma.start, vma.end);
+            for (Vma vma : mm.vmas().all()) {
+                if (vma.isHugetlb() || (vma.flags & VmFlags.VM_PFNMAP) != 0) {
+                    continue;
                 }
-            } finally {
-                mm.kernel().pageTableLock().unlock();
+                clearRange(mm, vma.start, vma.end);
             }
         } finally {
             mm.mmapLock().writeLock().unlock();
@@ -77,21 +73,30 @@ public final class ClearRefs {
         for (long addr = start; addr < end; ) {
             long next = Math.min((addr & PMD_MASK) + PMD_SIZE, end);
             PmdTable t = mm.pgtable().pmdTable(addr, false);
-            if (t == null) {
-                addr = next;
-                continue;
-            }
-            int i = pmdIndex(addr);
-            if (t.isTable(i)) {
-                long[] tbl = t.pte[i];
-                for (long a = addr; a < next; a += PAGE_SIZE) {
-                    tbl[pteIndex(a)] = clearSoftDirty(tbl[pteIndex(a)]);
+            if (t != null) {
+                ReentrantLock ptl = mm.pgtable().ptlock(addr);
+                ptl.lock();
+                try {
+                    clearPmdSlot(t, addr, next);
+                } finally {
+                    ptl.unlock();
                 }
-            } else if (Pte.present(t.pmd[i])) {
-                // clear_soft_dirty_pmd(): the whole THP at once
-                t.pmd[i] = Pte.clearSoftDirty(Pte.wrprotect(t.pmd[i]));
             }
             addr = next;
+        }
+    }
+
+    /** The part {@code [addr, next)} of one PMD slot; its split lock is held. */
+    private static void clearPmdSlot(PmdTable t, long addr, long next) {
+        int i = pmdIndex(addr);
+        if (t.isTable(i)) {
+            long[] tbl = t.pte[i];
+            for (long a = addr; a < next; a += PAGE_SIZE) {
+                tbl[pteIndex(a)] = clearSoftDirty(tbl[pteIndex(a)]);
+            }
+        } else if (Pte.present(t.pmd[i])) {
+            // clear_soft_dirty_pmd(): the whole THP at once
+            t.pmd[i] = Pte.clearSoftDirty(Pte.wrprotect(t.pmd[i]));
         }
     }
 

@@ -10,6 +10,7 @@ import dev.livemig.mm.page.Folio;
 import dev.livemig.mm.page.PhysMem;
 import dev.livemig.mm.pgtable.Pte;
 import dev.livemig.mm.vma.Vma;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Mirrors the /proc/pid/pagemap half of fs/proc/task_mmu.c (pagemap_read,
@@ -52,21 +53,28 @@ public final class Pagemap {
     public static long[] read(MmStruct mm, long start, int n) {
         long[] out = new long[n];
         mm.mmapLock().readLock().lock();
-        mm.kernel().pageTableLock().lock();
         try {
             for (int k = 0; k < n; k++) {
                 long addr = start + k * PAGE_SIZE;
                 Vma vma = mm.vmas().lookup(addr);
-                out[k] = vma == null ? 0 : entry(mm, vma, addr);
+                if (vma == null) {
+                    continue;
+                }
+                ReentrantLock ptl = mm.pgtable().ptlock(addr);
+                ptl.lock();
+                try {
+                    out[k] = entry(mm, vma, addr);
+                } finally {
+                    ptl.unlock();
+                }
             }
         } finally {
-            mm.kernel().pageTableLock().unlock();
             mm.mmapLock().readLock().unlock();
         }
         return out;
     }
 
-    /** One pagemap entry. Caller holds the page-table lock. */
+    /** One pagemap entry. Caller holds the split lock of the entry's PMD slot. */
     public static long entry(MmStruct mm, Vma vma, long addr) {
         PhysMem pm = mm.kernel().physMem();
         boolean sd = mm.kernel().softDirtyEnabled();

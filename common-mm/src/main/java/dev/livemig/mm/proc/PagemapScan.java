@@ -21,6 +21,7 @@ import dev.livemig.mm.pgtable.Pte;
 import dev.livemig.mm.vma.Vma;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Mirrors the PAGEMAP_SCAN ioctl of fs/proc/task_mmu.c (do_pagemap_scan and the
@@ -28,8 +29,9 @@ import java.util.List;
  * kernel: none ptes report WRITTEN, and PMD holes report WRITTEN inside uffd-wp vmas only.
  *
  * <p>With PM_SCAN_WP_MATCHING each reported written page is re-protected under the same
- * page-table lock that observed it, so a racing guest store is either reported now or
- * faults after the re-protection and is reported by the next scan: no write is lost.
+ * split page-table lock (its PMD slot's) that observed it, so a racing guest store is either
+ * reported now or faults after the re-protection and is reported by the next scan: no
+ * write is lost. Other slots stay free for the guest while the walk is elsewhere.
  */
 public final class PagemapScan {
     public static final long PM_SCAN_WP_MATCHING = 1;
@@ -160,11 +162,9 @@ public final class PagemapScan {
         for (long walkStart = start; walkStart < end; walkStart = walkEnd) {
             walkEnd = 0;
             mm.mmapLock().readLock().lock();
-            mm.kernel().pageTableLock().lock();
             try {
                 ret = walkPageRange(walkStart, end);
             } finally {
-                mm.kernel().pageTableLock().unlock();
                 mm.mmapLock().readLock().unlock();
             }
             walkEndSet = walkEnd != 0;
@@ -226,21 +226,22 @@ public final class PagemapScan {
         return 0;
     }
 
+    /**
+     * walk_pmd_range(): each PMD slot is visited under its split lock, so reporting a pte
+     * and write-protecting it (WP_MATCHING) is atomic against the guest's stores and
+     * faults in that slot; other slots stay free. The lock is taken before looking at the
+     * slot, so a hole cannot be filled by a fault between being reported and protected.
+     */
     private int walkPmdRange(Vma vma, long start, long e) {
         for (long addr = start; addr < e; ) {
             long next = Math.min((addr & PMD_MASK) + PMD_SIZE, e);
-            PmdTable t = mm.pgtable().pmdTable(addr, false);
-            int i = pmdIndex(addr);
+            ReentrantLock ptl = mm.pgtable().ptlock(addr);
             int r;
-            if (t == null || t.pmdNone(i)) {
-                r = pteHole(vma, addr, next);
-            } else if (!t.isTable(i) && Pte.present(t.pmd[i])) {
-                r = thpEntry(vma, t, i, addr, next);
-                if (r == ENOENT) {
-                    r = pmdEntry(vma, t.pte[i], addr, next);
-                }
-            } else {
-                r = pmdEntry(vma, t.pte[i], addr, next);
+            ptl.lock();
+            try {
+                r = walkPmdSlot(vma, addr, next);
+            } finally {
+                ptl.unlock();
             }
             if (r != 0) {
                 return r;
@@ -248,6 +249,19 @@ public final class PagemapScan {
             addr = next;
         }
         return 0;
+    }
+
+    private int walkPmdSlot(Vma vma, long addr, long next) {
+        PmdTable t = mm.pgtable().pmdTable(addr, false);
+        int i = pmdIndex(addr);
+        if (t == null || t.pmdNone(i)) {
+            return pteHole(vma, addr, next);
+        }
+        if (!t.isTable(i) && Pte.present(t.pmd[i])) {
+            int r = thpEntry(vma, t, i, addr, next);
+            return r == ENOENT ? pmdEntry(vma, t.pte[i], addr, next) : r;
+        }
+        return pmdEntry(vma, t.pte[i], addr, next);
     }
 
     private boolean interesting(long categories) {
@@ -366,7 +380,7 @@ public final class PagemapScan {
         if ((flags & PM_SCAN_WP_MATCHING) == 0) {
             return ret;
         }
-        Mprotect.changeProtectionLocked(vma, addr, endOut[0], Mprotect.CP_UFFD_WP);
+        Mprotect.changeProtection(vma, addr, endOut[0], Mprotect.CP_UFFD_WP);
         return ret;
     }
 
@@ -490,8 +504,15 @@ public final class PagemapScan {
     private int walkHugetlb(Vma vma, long start, long e) {
         for (long addr = start; addr < e; ) {
             long next = Math.min((addr & PMD_MASK) + PMD_SIZE, e);
-            PmdTable t = mm.pgtable().pmdTable(addr, (flags & PM_SCAN_WP_MATCHING) != 0);
-            int r = t == null ? hugetlbNoneEntry(vma, addr, next) : hugetlbEntry(vma, t, pmdIndex(addr), addr, next);
+            ReentrantLock ptl = mm.pgtable().ptlock(addr);
+            int r;
+            ptl.lock();
+            try {
+                PmdTable t = mm.pgtable().pmdTable(addr, (flags & PM_SCAN_WP_MATCHING) != 0);
+                r = t == null ? hugetlbNoneEntry(vma, addr, next) : hugetlbEntry(vma, t, pmdIndex(addr), addr, next);
+            } finally {
+                ptl.unlock();
+            }
             if (r != 0) {
                 return r;
             }

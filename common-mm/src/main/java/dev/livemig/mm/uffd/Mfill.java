@@ -20,6 +20,7 @@ import dev.livemig.mm.pgtable.PmdTable;
 import dev.livemig.mm.pgtable.Pte;
 import dev.livemig.mm.vma.Vma;
 import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Mirrors mm/userfaultfd.c: mfill_atomic() behind UFFDIO_COPY / ZEROPAGE / CONTINUE /
@@ -37,14 +38,13 @@ public final class Mfill {
     static long mfillAtomic(UserfaultfdCtx ctx, long dst, long len, Kind kind, boolean wp, PageSource src) {
         MmStruct mm = ctx.mm;
         mm.mmapLock().readLock().lock();
-        mm.kernel().pageTableLock().lock();
         try {
             Vma vma = mm.vmas().lookup(dst);
             if (vma == null) {
                 return -Errno.ENOENT.value();
             }
             if (!vma.isShared()) {
-                vma.anonVma = true; // uffd_mfill_lock() -> anon_vma_prepare()
+                vma.anonVmaPrepare(); // uffd_mfill_lock() -> anon_vma_prepare()
             }
             if (dst + len > vma.end || vma.uffdCtx == null) {
                 return -Errno.ENOENT.value();
@@ -61,9 +61,34 @@ public final class Mfill {
             if (!vma.isShmem() && kind == Kind.CONTINUE) {
                 return -Errno.EINVAL.value();
             }
-            long done = 0;
-            int err = 0;
+            return mfillAtomicPtes(vma, dst, len, kind, wp, src);
+        } finally {
+            mm.mmapLock().readLock().unlock();
+        }
+    }
+
+    /**
+     * The page loop of mfill_atomic(). Each page is placed under the split lock of its PMD
+     * slot; the lock is kept from one page to the next within a slot and dropped when the
+     * loop moves on, so one slot's lock is held at a time and the guest keeps running in
+     * every other slot.
+     */
+    private static long mfillAtomicPtes(Vma vma, long dst, long len, Kind kind, boolean wp, PageSource src) {
+        MmStruct mm = vma.mm;
+        long done = 0;
+        int err = 0;
+        ReentrantLock held = null;
+        try {
             for (long addr = dst; addr < dst + len; addr += PAGE_SIZE) {
+                ReentrantLock ptl = mm.pgtable().ptlock(addr);
+                if (ptl != held) {
+                    if (held != null) {
+                        held.unlock();
+                        held = null;
+                    }
+                    ptl.lock();
+                    held = ptl;
+                }
                 PmdTable t = mm.pgtable().pmdTable(addr, true);
                 int i = pmdIndex(addr);
                 if (!t.isTable(i) && t.pmd[i] != 0) {
@@ -77,11 +102,12 @@ public final class Mfill {
                 }
                 done += PAGE_SIZE;
             }
-            return done > 0 ? done : err;
         } finally {
-            mm.kernel().pageTableLock().unlock();
-            mm.mmapLock().readLock().unlock();
+            if (held != null) {
+                held.unlock();
+            }
         }
+        return done > 0 ? done : err;
     }
 
     /** mfill_file_over_size(). */
@@ -94,11 +120,10 @@ public final class Mfill {
         int idx = pteIndex(addr);
         switch (kind) {
             case CONTINUE: {
-                long pfn = vma.file.lookup(vma.pgoffOf(addr));
+                long pfn = vma.file.lookupGet(vma.pgoffOf(addr));
                 if (pfn < 0) {
                     return -Errno.EFAULT.value();
                 }
-                Folio.get(pm, pfn);
                 return installPte(vma, tbl, idx, addr, pfn, true, wp);
             }
             case POISON:
@@ -149,12 +174,12 @@ public final class Mfill {
         if (kind == Kind.COPY) {
             src.copyTo(srcIndex, pm, pfn);
         }
+        Folio.set(pm, pfn, Folio.DIRTY);
+        Folio.get(pm, pfn); // the mapping's, taken before the cache's can be dropped by a truncation
         if (!f.add(pgoff, pfn)) {
-            Folio.put(pm, pfn);
+            Folio.put(pm, pfn, 2);
             return -Errno.EEXIST.value();
         }
-        Folio.set(pm, pfn, Folio.DIRTY);
-        Folio.get(pm, pfn);
         int r = installPte(vma, tbl, idx, addr, pfn, true, wp);
         if (r != 0) {
             f.remove(pgoff);
@@ -206,85 +231,95 @@ public final class Mfill {
         if ((dst & (PMD_SIZE - 1)) != 0 || (len & (PMD_SIZE - 1)) != 0) {
             return -Errno.EINVAL.value();
         }
-        PhysMem pm = vma.mm.kernel().physMem();
-        AddressSpace f = vma.file;
-        boolean shared = vma.isShared();
         long done = 0;
         int err = 0;
         for (long addr = dst; addr < dst + len; addr += PMD_SIZE) {
-            PmdTable t = vma.mm.pgtable().pmdTable(addr, true);
-            int i = pmdIndex(addr);
-            long idx = Hugetlb.hugeIndex(vma, addr);
-            if (kind != Kind.CONTINUE && !Pte.noneMostly(t.pmd[i])) {
-                err = -Errno.EEXIST.value();
+            ReentrantLock ptl = vma.mm.pgtable().ptlock(addr);
+            ptl.lock();
+            try {
+                err = mfillAtomicHugetlbEntry(vma, addr, kind, wp, src, done >>> 12);
+            } finally {
+                ptl.unlock();
+            }
+            if (err != 0) {
                 break;
             }
-            if (kind == Kind.POISON) {
-                if (t.pmd[i] != 0) {
-                    err = -Errno.EEXIST.value();
-                    break;
-                }
-                t.pmd[i] = Pte.mkMarker(Pte.MARKER_POISONED);
-                done += PMD_SIZE;
-                continue;
-            }
-            long head;
-            boolean inCache;
-            if (kind == Kind.CONTINUE) {
-                head = f.lookup(idx);
-                if (head < 0) {
-                    err = -Errno.EFAULT.value();
-                    break;
-                }
-                Folio.get(pm, head);
-                inCache = true;
-            } else {
-                if (shared && f.lookup(idx) >= 0) {
-                    err = -Errno.EEXIST.value();
-                    break;
-                }
-                head = vma.mm.kernel().hugetlbPool().alloc(!shared);
-                if (head < 0) {
-                    err = -Errno.ENOMEM.value();
-                    break;
-                }
-                for (int j = 0; j < HPAGE_PMD_NR; j++) {
-                    src.copyTo((done >>> 12) + j, pm, head + j);
-                }
-                inCache = false;
-                if (shared) {
-                    if (idx >= f.sizeIndexes()) {
-                        Folio.put(pm, head);
-                        err = -Errno.EFAULT.value();
-                        break;
-                    }
-                    f.add(idx, head);
-                    Folio.get(pm, head);
-                    inCache = true;
-                }
-            }
-            if (!Pte.noneMostly(t.pmd[i])) {
-                Folio.put(pm, head);
-                err = -Errno.EEXIST.value();
-                break;
-            }
-            if (!inCache) {
-                Folio.setAnonExclusiveAll(pm, head, true);
-            }
-            Folio.addEntireMapping(pm, head, 1);
-            boolean mkwrite = !wp && !(kind == Kind.CONTINUE && !shared);
-            long entry = Pte.mkHuge(Pte.pfnPte(head));
-            if (mkwrite && (vma.flags & VmFlags.VM_WRITE) != 0) {
-                entry = Pte.mkWrite(entry);
-            }
-            entry = Pte.mkYoung(Pte.mkDirty(entry));
-            if (wp) {
-                entry = Pte.mkUffdWp(entry);
-            }
-            t.pmd[i] = entry;
             done += PMD_SIZE;
         }
         return done > 0 ? done : err;
+    }
+
+    /** One huge page of mfill_atomic_hugetlb(); the slot's split lock is held. 0 or a negative errno. */
+    private static int mfillAtomicHugetlbEntry(Vma vma, long addr, Kind kind, boolean wp, PageSource src,
+                                               long srcIndex) {
+        PhysMem pm = vma.mm.kernel().physMem();
+        AddressSpace f = vma.file;
+        boolean shared = vma.isShared();
+        PmdTable t = vma.mm.pgtable().pmdTable(addr, true);
+        int i = pmdIndex(addr);
+        long idx = Hugetlb.hugeIndex(vma, addr);
+        if (kind != Kind.CONTINUE && !Pte.noneMostly(t.pmd[i])) {
+            return -Errno.EEXIST.value();
+        }
+        if (kind == Kind.POISON) {
+            if (t.pmd[i] != 0) {
+                return -Errno.EEXIST.value();
+            }
+            t.pmd[i] = Pte.mkMarker(Pte.MARKER_POISONED);
+            return 0;
+        }
+        long head;
+        boolean inCache;
+        if (kind == Kind.CONTINUE) {
+            head = f.lookupGet(idx);
+            if (head < 0) {
+                return -Errno.EFAULT.value();
+            }
+            inCache = true;
+        } else {
+            if (shared && f.lookup(idx) >= 0) {
+                return -Errno.EEXIST.value();
+            }
+            head = vma.mm.kernel().hugetlbPool().alloc(!shared);
+            if (head < 0) {
+                return -Errno.ENOMEM.value();
+            }
+            for (int j = 0; j < HPAGE_PMD_NR; j++) {
+                src.copyTo(srcIndex + j, pm, head + j);
+            }
+            inCache = false;
+            if (shared) {
+                if (idx >= f.sizeIndexes()) {
+                    Folio.put(pm, head);
+                    return -Errno.EFAULT.value();
+                }
+                Folio.get(pm, head); // the mapping's, taken before the cache's can be dropped
+                if (!f.add(idx, head)) {
+                    Folio.put(pm, head, 2); // another mm filled the index since the check
+                    return -Errno.EEXIST.value();
+                }
+                inCache = true;
+            }
+        }
+        if (!Pte.noneMostly(t.pmd[i])) {
+            Folio.put(pm, head);
+            return -Errno.EEXIST.value();
+        }
+        if (!inCache) {
+            Folio.setAnonExclusiveAll(pm, head, true);
+        }
+        Folio.addEntireMapping(pm, head, 1);
+        boolean mkwrite = !wp && !(kind == Kind.CONTINUE && !shared);
+        long entry = Pte.mkHuge(Pte.pfnPte(head));
+        if (mkwrite && (vma.flags & VmFlags.VM_WRITE) != 0) {
+            entry = Pte.mkWrite(entry);
+        }
+        entry = Pte.mkYoung(Pte.mkDirty(entry));
+        if (wp) {
+            entry = Pte.mkUffdWp(entry);
+        }
+        t.pmd[i] = entry;
+        return 0;
     }
 
     /** mwriteprotect_range(). */

@@ -18,6 +18,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -54,8 +55,9 @@ public final class UserfaultfdCtx {
     private volatile boolean released;
     private int mmapChanging;
     private final ReentrantLock lock = new ReentrantLock();
+    /** ctx->fd_wqh: readers (monitors in read()) wait here for a message or release. */
     private final Condition changed = lock.newCondition();
-    /** Bumped with every signal of {@link #changed}, so that a spinning waiter sees it without the lock. */
+    /** Bumped with every signal of {@link #changed}, so that a spinning reader sees it without the lock. */
     private volatile int changes;
     private final ArrayDeque<UffdWaiter> faultPending = new ArrayDeque<>();
     private final List<UffdWaiter> faultWaiting = new ArrayList<>();
@@ -440,72 +442,77 @@ public final class UserfaultfdCtx {
         mmapChanging(-1);
     }
 
-    /**
-     * How long a faulting thread, or a monitor in read(), polls before it parks; 0 (the
-     * default) parks at once. A park and unpark of a Java thread costs tens of microseconds
-     * when the other core is idle (a wake-up IPI in a VM), several times the kernel's own
-     * context switch, and a fault round trip is two of them: polling for 50 µs cuts a sync
-     * uffd-wp round trip from 26 to 1.5 µs on idle cores. On oversubscribed cores the poll
-     * takes the core from the very thread it waits for (at a load average of 5 the sync
-     * tracker's vCPU spent 30 µs of CPU per store, most of it polling), hence an opt-in:
-     * -Dlivemig.uffd.spinNanos=50000.
-     */
-    static final long SPIN_NANOS = Long.getLong("livemig.uffd.spinNanos", 0);
+    /** The poll of a faulting thread (or event sender) before it parks in {@link #awaitWaiter}. */
+    private final AdaptiveSpin waiterSpin = new AdaptiveSpin();
+    /** The poll of a monitor in {@link #read} before it waits on {@link #changed}. */
+    private final AdaptiveSpin readerSpin = new AdaptiveSpin();
 
-    /** Under {@link #lock}. */
+    /** Wakes the readers (a message was queued, or the context released). Under {@link #lock}. */
     private void signalChanged() {
         changes++;
         changed.signalAll();
     }
 
-    /** Polls, without the lock, until {@link #changes} moves past {@code seen}, the context is released or {@code nanos} pass. */
-    private void spinForChange(int seen, long nanos) {
-        long end = System.nanoTime() + nanos;
-        while (changes == seen && !released && System.nanoTime() < end) {
-            Thread.onSpinWait();
+    /** Marks a waiter woken; its thread is unparked by {@link #unparkAll} once the lock is dropped. Under {@link #lock}. */
+    private static void markWoken(UffdWaiter w, List<UffdWaiter> toWake) {
+        w.woken = true;
+        toWake.add(w);
+    }
+
+    private static void unparkAll(List<UffdWaiter> toWake) {
+        for (UffdWaiter w : toWake) {
+            LockSupport.unpark(w.thread);
         }
     }
 
+    /**
+     * The sleep of handle_userfault() / userfaultfd_event_wait_completion(): parks until
+     * this waiter is woken or the context released, without holding the context's lock
+     * (uninterruptibly: an interrupt is kept for the caller), after an adaptive poll
+     * ({@link AdaptiveSpin}).
+     */
     void awaitWaiter(UffdWaiter w) {
-        if (SPIN_NANOS > 0) {
-            long end = System.nanoTime() + SPIN_NANOS;
-            while (!w.woken && !released && System.nanoTime() < end) {
-                Thread.onSpinWait();
+        long start = System.nanoTime();
+        if (waiterSpin.poll(() -> w.woken || released, Long.MAX_VALUE)) {
+            return;
+        }
+        boolean interrupted = false;
+        while (!w.woken && !released) {
+            LockSupport.park(w);
+            if (Thread.interrupted()) {
+                interrupted = true;
             }
         }
-        lock.lock();
-        try {
-            while (!w.woken && !released) {
-                changed.awaitUninterruptibly();
-            }
-        } finally {
-            lock.unlock();
+        waiterSpin.parkedWaitEnded(System.nanoTime() - start);
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 
     /** wake_userfault(): wakes faults (pending or already read) whose address is in the range. */
     public void wake(long start, long len) {
+        List<UffdWaiter> toWake = new ArrayList<>(2);
         lock.lock();
         try {
             long end = start + len;
             for (Iterator<UffdWaiter> it = faultPending.iterator(); it.hasNext(); ) {
                 UffdWaiter w = it.next();
                 if (len == 0 || (w.msg.address() >= start && w.msg.address() < end)) {
-                    w.woken = true;
+                    markWoken(w, toWake);
                     it.remove();
                 }
             }
             for (Iterator<UffdWaiter> it = faultWaiting.iterator(); it.hasNext(); ) {
                 UffdWaiter w = it.next();
                 if (len == 0 || (w.msg.address() >= start && w.msg.address() < end)) {
-                    w.woken = true;
+                    markWoken(w, toWake);
                     it.remove();
                 }
             }
-            signalChanged();
         } finally {
             lock.unlock();
         }
+        unparkAll(toWake);
     }
 
     /**
@@ -516,18 +523,24 @@ public final class UserfaultfdCtx {
         checkInitialized();
         lock.lock();
         try {
-            long deadline = System.nanoTime() + timeoutNanos;
-            boolean spin = SPIN_NANOS > 0;
+            long start = System.nanoTime();
+            long deadline = start + timeoutNanos;
+            boolean spin = true;
+            boolean parked = false;
             while (true) {
                 UffdWaiter w = faultPending.poll();
                 if (w != null) {
+                    if (parked) {
+                        readerSpin.parkedWaitEnded(System.nanoTime() - start);
+                    }
                     faultWaiting.add(w);
                     return w.msg;
                 }
                 w = events.poll();
                 if (w != null) {
+                    // userfaultfd_event_complete(): reading the event releases its sender
                     w.woken = true;
-                    signalChanged();
+                    LockSupport.unpark(w.thread);
                     return w.msg;
                 }
                 long left = deadline - System.nanoTime();
@@ -535,17 +548,19 @@ public final class UserfaultfdCtx {
                     return null;
                 }
                 if (spin) {
+                    // poll without the lock for a message before sleeping on the condition
                     spin = false;
                     int seen = changes;
                     lock.unlock();
                     try {
-                        spinForChange(seen, Math.min(left, SPIN_NANOS));
+                        readerSpin.poll(() -> changes != seen || released, left);
                     } finally {
                         lock.lock();
                     }
                     continue;
                 }
                 try {
+                    parked = true;
                     changed.awaitNanos(left);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
@@ -591,12 +606,13 @@ public final class UserfaultfdCtx {
         } finally {
             mm.mmapLock().writeLock().unlock();
         }
+        List<UffdWaiter> toWake = new ArrayList<>();
         lock.lock();
         try {
             released = true;
-            faultPending.forEach(w -> w.woken = true);
-            faultWaiting.forEach(w -> w.woken = true);
-            events.forEach(w -> w.woken = true);
+            faultPending.forEach(w -> markWoken(w, toWake));
+            faultWaiting.forEach(w -> markWoken(w, toWake));
+            events.forEach(w -> markWoken(w, toWake));
             faultPending.clear();
             faultWaiting.clear();
             events.clear();
@@ -604,5 +620,6 @@ public final class UserfaultfdCtx {
         } finally {
             lock.unlock();
         }
+        unparkAll(toWake);
     }
 }

@@ -18,6 +18,7 @@ import dev.livemig.mm.page.Rmap;
 import dev.livemig.mm.pgtable.PmdTable;
 import dev.livemig.mm.pgtable.Pte;
 import dev.livemig.mm.uffd.Userfaultfd;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Mirrors the per-vma behaviours of mm/madvise.c: MADV_DONTNEED, MADV_REMOVE (a hole
@@ -48,12 +49,7 @@ final class Madvise {
             }
             e = Math.min(e, v.end);
         }
-        mm.kernel().pageTableLock().lock();
-        try {
-            Zap.zapRange(v, s, e, Zap.Details.DONTNEED);
-        } finally {
-            mm.kernel().pageTableLock().unlock();
-        }
+        Zap.zapRange(v, s, e, Zap.Details.DONTNEED);
     }
 
     /** madvise_remove(): punch a hole in the backing file. */
@@ -68,21 +64,21 @@ final class Madvise {
         long lastExcl = v.pgoffOf(e);
         AddressSpace f = v.file;
         Userfaultfd.remove(v, s, e);
-        mm.kernel().pageTableLock().lock();
-        try {
-            if (f.isHugetlb()) {
-                long hs = (first + HPAGE_PMD_NR - 1) / HPAGE_PMD_NR;
-                long he = lastExcl / HPAGE_PMD_NR;
-                if (hs < he) {
-                    Zap.unmapMappingRange(f, hs * HPAGE_PMD_NR, he * HPAGE_PMD_NR - 1);
-                    Mmap.truncatePages(mm, f, hs, he - 1);
-                }
-            } else {
-                Zap.unmapMappingRange(f, first, lastExcl - 1);
-                Mmap.truncatePages(mm, f, first, Math.min(lastExcl, f.sizePages()) - 1);
+        // shmem_fallocate(PUNCH_HOLE): unmap, truncate, and unmap again what a fault in
+        // another mapping mapped from the cache in between (truncate_inode_folio() does
+        // that per folio); a fault after the truncation finds the index empty
+        if (f.isHugetlb()) {
+            long hs = (first + HPAGE_PMD_NR - 1) / HPAGE_PMD_NR;
+            long he = lastExcl / HPAGE_PMD_NR;
+            if (hs < he) {
+                Zap.unmapMappingRange(f, hs * HPAGE_PMD_NR, he * HPAGE_PMD_NR - 1);
+                Mmap.truncatePages(mm, f, hs, he - 1);
+                Zap.unmapMappingRange(f, hs * HPAGE_PMD_NR, he * HPAGE_PMD_NR - 1);
             }
-        } finally {
-            mm.kernel().pageTableLock().unlock();
+        } else {
+            Zap.unmapMappingRange(f, first, lastExcl - 1);
+            Mmap.truncatePages(mm, f, first, Math.min(lastExcl, f.sizePages()) - 1);
+            Zap.unmapMappingRange(f, first, lastExcl - 1);
         }
     }
 
@@ -118,48 +114,49 @@ final class Madvise {
         if (!v.isAnonymous() || v.uffdCtx != null) {
             throw new KernelException(Errno.EINVAL);
         }
-        PhysMem pm = mm.kernel().physMem();
-        mm.kernel().pageTableLock().lock();
-        try {
-            for (long a = (s + PMD_SIZE - 1) & PMD_MASK; a + PMD_SIZE <= e; a += PMD_SIZE) {
-                PmdTable t = mm.pgtable().pmdTable(a, false);
-                int i = dev.livemig.mm.MmConstants.pmdIndex(a);
-                if (t == null || !t.isTable(i)) {
-                    continue;
-                }
-                long[] tbl = t.pte[i];
-                boolean ok = true;
-                for (long pte : tbl) {
-                    if (pte != 0 && !Pte.present(pte)) {
-                        ok = false;
-                        break;
-                    }
-                }
-                if (!ok) {
-                    continue;
-                }
-                long head = pm.allocFolio(HPAGE_PMD_ORDER, 0);
-                if (head < 0) {
-                    throw new KernelException(Errno.ENOMEM);
-                }
-                for (int j = 0; j < HPAGE_PMD_NR; j++) {
-                    long page = Pte.present(tbl[j]) ? Memory.vmNormalPage(tbl[j]) : -1;
-                    if (page >= 0) {
-                        pm.copyFrame(page, head + j);
-                        Rmap.removePte(pm, page);
-                    }
-                }
-                mm.pgtable().freePteTable(t, i);
-                long entry = Pte.mkHuge(Pte.mkDirty(Pte.pfnPte(head)));
-                if ((v.flags & VmFlags.VM_WRITE) != 0) {
-                    entry = Pte.mkWrite(entry);
-                }
-                Rmap.addNewAnonPmd(pm, head);
-                t.pmd[i] = entry;
-                v.anonVma = true;
+        for (long a = (s + PMD_SIZE - 1) & PMD_MASK; a + PMD_SIZE <= e; a += PMD_SIZE) {
+            ReentrantLock ptl = mm.pgtable().ptlock(a);
+            ptl.lock();
+            try {
+                collapsePmdSlot(mm, v, a);
+            } finally {
+                ptl.unlock();
             }
-        } finally {
-            mm.kernel().pageTableLock().unlock();
         }
+    }
+
+    /** collapse_huge_page() for the PMD slot at {@code a}; its split lock is held. */
+    private static void collapsePmdSlot(MmStruct mm, Vma v, long a) {
+        PhysMem pm = mm.kernel().physMem();
+        PmdTable t = mm.pgtable().pmdTable(a, false);
+        int i = dev.livemig.mm.MmConstants.pmdIndex(a);
+        if (t == null || !t.isTable(i)) {
+            return;
+        }
+        long[] tbl = t.pte[i];
+        for (long pte : tbl) {
+            if (pte != 0 && !Pte.present(pte)) {
+                return;
+            }
+        }
+        long head = pm.allocFolio(HPAGE_PMD_ORDER, 0);
+        if (head < 0) {
+            throw new KernelException(Errno.ENOMEM);
+        }
+        for (int j = 0; j < HPAGE_PMD_NR; j++) {
+            long page = Pte.present(tbl[j]) ? Memory.vmNormalPage(tbl[j]) : -1;
+            if (page >= 0) {
+                pm.copyFrame(page, head + j);
+                Rmap.removePte(pm, page);
+            }
+        }
+        mm.pgtable().freePteTable(t, i);
+        long entry = Pte.mkHuge(Pte.mkDirty(Pte.pfnPte(head)));
+        if ((v.flags & VmFlags.VM_WRITE) != 0) {
+            entry = Pte.mkWrite(entry);
+        }
+        Rmap.addNewAnonPmd(pm, head);
+        t.pmd[i] = entry;
+        v.anonVmaPrepare();
     }
 }

@@ -17,6 +17,7 @@ import dev.livemig.mm.pgtable.PmdTable;
 import dev.livemig.mm.uffd.Userfaultfd;
 import dev.livemig.mm.uffd.UserfaultfdCtx;
 import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Mirrors mm/mmap.c, mm/vma.c, mm/mprotect.c (mprotect_fixup) and mm/madvise.c: the
@@ -147,7 +148,6 @@ public final class Mmap {
         }
         List<UserfaultfdCtx> unmapCtxs;
         mm.mmapLock().writeLock().lock();
-        mm.kernel().pageTableLock().lock();
         try {
             List<Vma> vmas = mm.vmas().range(start, end);
             for (Vma v : vmas) {
@@ -169,7 +169,6 @@ public final class Mmap {
             }
             freePgtables(mm, start, end);
         } finally {
-            mm.kernel().pageTableLock().unlock();
             mm.mmapLock().writeLock().unlock();
         }
         Userfaultfd.unmapComplete(unmapCtxs, start, end);
@@ -182,10 +181,17 @@ public final class Mmap {
                 continue;
             }
             PmdTable t = mm.pgtable().pmdTable(a, false);
-            if (t != null) {
+            if (t == null) {
+                continue;
+            }
+            ReentrantLock ptl = mm.pgtable().ptlock(a);
+            ptl.lock();
+            try {
                 int i = dev.livemig.mm.MmConstants.pmdIndex(a);
                 mm.pgtable().freePteTable(t, i);
                 t.pmd[i] = 0;
+            } finally {
+                ptl.unlock();
             }
         }
     }

@@ -24,6 +24,18 @@ public final class Vma {
     /** Whether an anon_vma is attached (anon_vma_prepare() ran). */
     public boolean anonVma;
 
+    /**
+     * anon_vma_prepare(): marks the vma as having anonymous pages. Writes only when the
+     * mark is missing, as the kernel tests vma->anon_vma first: every anonymous fault
+     * calls this, and an unconditional store would bounce the vma's cache line between
+     * vCPUs faulting in parallel.
+     */
+    public void anonVmaPrepare() {
+        if (!anonVma) {
+            anonVma = true;
+        }
+    }
+
     public Vma(MmStruct mm, long start, long end, long flags, long pgoff, AddressSpace file) {
         this.mm = mm;
         this.start = start;
