@@ -71,20 +71,16 @@ public final class PhysMem implements AutoCloseable {
 
     /**
      * A thread's free order-0 frames, taken from the free lists {@link #PCP_BATCH} at a
-     * time (rmqueue_bulk()) and refilled by the frames the thread frees, up to
-     * {@link #PCP_HIGH}. What a thread that ends leaves here (at most PCP_HIGH frames) is
-     * not reused: the kernel drains a CPU's lists when it goes offline, a Java thread has
-     * no such hook. They are not counted as allocated.
+     * time (rmqueue_bulk()). Frames freed go back to the shared lists, so what a thread
+     * that ends leaves here is at most one batch.
      */
     private static final class Pcp {
-        final int[] pfns = new int[PCP_HIGH];
+        final int[] pfns = new int[PCP_BATCH];
         int count;
     }
 
-    /** pcp->batch: frames a thread takes from, or gives back to, the shared lists at once. */
+    /** pcp->batch: frames a thread takes from the shared lists at once. */
     static final int PCP_BATCH = 32;
-    /** pcp->high: frames a thread keeps before it gives a batch back. */
-    static final int PCP_HIGH = 3 * PCP_BATCH;
 
     private static Unsafe unsafe() {
         try {
@@ -175,7 +171,7 @@ public final class PhysMem implements AutoCloseable {
                     pushSmall((int) (base + i));
                 }
             }
-            p.pfns[p.count++] = freeSmall[--freeSmallTop];
+            p.pfns[PCP_BATCH - 1 - p.count++] = freeSmall[--freeSmallTop];
         }
     }
 
@@ -206,33 +202,8 @@ public final class PhysMem implements AutoCloseable {
         return pfn;
     }
 
-    /**
-     * Returns a folio whose refcount reached zero to the free lists: an order-0 frame to
-     * the freeing thread's batch (free_unref_page()), which spills a batch back to the
-     * shared lists once it holds {@link #PCP_HIGH}; anything else under the lock.
-     */
-    void freeFolio(long pfn, int order) {
-        if (order == 0 && limitPages == Long.MAX_VALUE && (meta(pfn) & Folio.HUGETLB) == 0) {
-            setMeta(pfn, 0);
-            allocatedPages.decrement();
-            Pcp p = pcp.get();
-            if (p.count == PCP_HIGH) {
-                spill(p);
-            }
-            p.pfns[p.count++] = (int) pfn;
-            return;
-        }
-        freeFolioLocked(pfn, order);
-    }
-
-    /** free_pcppages_bulk(): moves a batch from {@code p} back to the shared lists. */
-    private synchronized void spill(Pcp p) {
-        for (int i = 0; i < PCP_BATCH; i++) {
-            pushSmall(p.pfns[--p.count]);
-        }
-    }
-
-    private synchronized void freeFolioLocked(long pfn, int order) {
+    /** Returns a folio whose refcount reached zero to the free lists. */
+    synchronized void freeFolio(long pfn, int order) {
         if ((meta(pfn) & Folio.HUGETLB) != 0 && hugetlbReleased != null) {
             hugetlbReleased.run();
         }
