@@ -5,7 +5,6 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.lang.reflect.Field;
 import java.util.Arrays;
-import java.util.concurrent.atomic.LongAdder;
 import sun.misc.Unsafe;
 
 /**
@@ -36,12 +35,9 @@ public final class PhysMem implements AutoCloseable {
     private int freeSmallTop;
     private int[] freeBlocks = new int[16];
     private int freeBlocksTop;
-    /** Frames handed to folios; striped, so that CPUs allocating at once do not share a counter. */
-    private final LongAdder allocatedPages = new LongAdder();
+    private long allocatedPages;
     private final long limitPages;
-    private volatile boolean closed;
-    /** per_cpu_pages: each thread's own batch of free order-0 frames (see {@link #allocFolio}). */
-    private final ThreadLocal<Pcp> pcp = ThreadLocal.withInitial(Pcp::new);
+    private boolean closed;
     private Runnable hugetlbReleased;
 
     /** The pfn of the shared 4 KiB zero page (never freed, never refcounted). */
@@ -66,21 +62,8 @@ public final class PhysMem implements AutoCloseable {
         for (int i = CHUNK_PAGES - 1; i >= 1; i--) {
             pushSmall((int) (zc + i));
         }
-        allocatedPages.reset();
+        allocatedPages = 0;
     }
-
-    /**
-     * A thread's free order-0 frames, taken from the free lists {@link #PCP_BATCH} at a
-     * time (rmqueue_bulk()). Frames freed go back to the shared lists, so what a thread
-     * that ends leaves here is at most one batch.
-     */
-    private static final class Pcp {
-        final int[] pfns = new int[PCP_BATCH];
-        int count;
-    }
-
-    /** pcp->batch: frames a thread takes from the shared lists at once. */
-    static final int PCP_BATCH = 32;
 
     private static Unsafe unsafe() {
         try {
@@ -127,7 +110,7 @@ public final class PhysMem implements AutoCloseable {
      * (UFFDIO_COPY, like mfill_atomic_pte_copy()).
      */
     public long allocFolio(int order, long flags, boolean zero) {
-        long pfn = order == 0 && limitPages == Long.MAX_VALUE ? takePcpFrame() : takeFrames(order);
+        long pfn = takeFrames(order);
         if (pfn < 0) {
             return -1;
         }
@@ -140,48 +123,13 @@ public final class PhysMem implements AutoCloseable {
         return pfn;
     }
 
-    /**
-     * An order-0 frame from the calling thread's batch, refilled from the shared lists
-     * under the lock when empty. Like the kernel's per-CPU lists this keeps two CPUs that
-     * fault at once off one lock and off each other's struct page cache lines (a batch is
-     * mostly adjacent frames). Used only without a memory limit, which needs exact
-     * accounting at each allocation.
-     */
-    private long takePcpFrame() {
-        if (closed) {
-            throw new IllegalStateException("physical memory released");
-        }
-        Pcp p = pcp.get();
-        if (p.count == 0) {
-            refill(p);
-        }
-        allocatedPages.increment();
-        return p.pfns[--p.count];
-    }
-
-    /** rmqueue_bulk(): moves a batch of free order-0 frames to {@code p}, lowest pfn last out. */
-    private synchronized void refill(Pcp p) {
-        if (closed) {
-            throw new IllegalStateException("physical memory released");
-        }
-        while (p.count < PCP_BATCH) {
-            if (freeSmallTop == 0) {
-                long base = freeBlocksTop > 0 ? freeBlocks[--freeBlocksTop] : newChunk();
-                for (int i = CHUNK_PAGES - 1; i >= 0; i--) {
-                    pushSmall((int) (base + i));
-                }
-            }
-            p.pfns[PCP_BATCH - 1 - p.count++] = freeSmall[--freeSmallTop];
-        }
-    }
-
     /** rmqueue(): takes {@code 1 << order} free frames off the free lists, or -1 at the limit. */
     private synchronized long takeFrames(int order) {
         if (closed) {
             throw new IllegalStateException("physical memory released");
         }
         long n = 1L << order;
-        if (allocatedPages.sum() + n > limitPages) {
+        if (allocatedPages + n > limitPages) {
             return -1;
         }
         long pfn;
@@ -198,7 +146,7 @@ public final class PhysMem implements AutoCloseable {
         } else {
             throw new IllegalArgumentException("unsupported folio order " + order);
         }
-        allocatedPages.add(n);
+        allocatedPages += n;
         return pfn;
     }
 
@@ -219,7 +167,7 @@ public final class PhysMem implements AutoCloseable {
             }
             freeBlocks[freeBlocksTop++] = (int) pfn;
         }
-        allocatedPages.add(-n);
+        allocatedPages -= n;
     }
 
     /** Lets the hugetlb pool learn when one of its folios is freed. */
@@ -228,8 +176,8 @@ public final class PhysMem implements AutoCloseable {
     }
 
     /** Frames currently allocated to folios (the zero pages excluded). */
-    public long allocatedPages() {
-        return allocatedPages.sum();
+    public synchronized long allocatedPages() {
+        return allocatedPages;
     }
 
     /**
