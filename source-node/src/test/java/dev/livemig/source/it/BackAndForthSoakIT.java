@@ -25,12 +25,8 @@ import dev.livemig.source.SourceNodeMain;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -52,7 +48,6 @@ import org.junit.jupiter.api.Test;
 class BackAndForthSoakIT {
     private static final long MIB = 1 << 20;
     private static final int ROUND_TRIPS = Integer.getInteger("livemig.soak.roundTrips", 25);
-    private static final Pattern LISTENING = Pattern.compile("listening on .*:(\\d+)");
 
     private final Node a = new Node("a");
     private final Node b = new Node("b");
@@ -70,12 +65,9 @@ class BackAndForthSoakIT {
         }
 
         void start() throws Exception {
-            Path log = Files.createDirectories(Path.of("target", "it-logs")).resolve("soak-node-" + name + ".log");
-            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            process = new ProcessBuilder(java, "-Xmx384m", "-cp", System.getProperty("java.class.path"),
-                    SourceNodeMain.class.getName(), "--host", "127.0.0.1", "--port", "0", "--hugepages", "8")
-                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-            address = "127.0.0.1:" + awaitPort(process, log);
+            NodeProcess node = NodeProcess.start(SourceNodeMain.class, "soak-node-" + name, 384, "--hugepages", "8");
+            process = node.process;
+            address = node.address();
             channel = Grpc.newChannelBuilder(address, InsecureChannelCredentials.create()).build();
             stub = MigrationControlGrpc.newBlockingStub(channel);
         }
@@ -104,23 +96,6 @@ class BackAndForthSoakIT {
                 }
             }
         }
-    }
-
-    private static int awaitPort(Process p, Path log) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (System.nanoTime() < deadline) {
-            if (Files.exists(log)) {
-                Matcher m = LISTENING.matcher(Files.readString(log));
-                if (m.find()) {
-                    return Integer.parseInt(m.group(1));
-                }
-            }
-            if (!p.isAlive()) {
-                throw new AssertionError("node exited " + p.exitValue() + ": " + Files.readString(log));
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("node did not start: " + Files.readString(log));
     }
 
     @BeforeEach

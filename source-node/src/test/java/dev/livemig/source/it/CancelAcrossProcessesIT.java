@@ -38,13 +38,9 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -65,9 +61,8 @@ import org.junit.jupiter.api.Test;
  */
 class CancelAcrossProcessesIT {
     private static final long MIB = 1 << 20;
-    private static final Pattern LISTENING = Pattern.compile("listening on .*:(\\d+)");
 
-    private static Process targetProcess;
+    private static NodeProcess targetProcess;
     private static int targetPort;
     private Kernel sourceKernel;
     private SourceNode source;
@@ -76,29 +71,14 @@ class CancelAcrossProcessesIT {
 
     @BeforeAll
     static void targetNode() throws Exception {
-        Path log = Files.createDirectories(Path.of("target", "it-logs")).resolve("cancel-target.log");
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        targetProcess = new ProcessBuilder(java, "-Xmx512m", "-cp", System.getProperty("java.class.path"),
-                TargetNodeMain.class.getName(), "--host", "127.0.0.1", "--port", "0")
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (System.nanoTime() < deadline) {
-            Matcher m = LISTENING.matcher(Files.exists(log) ? Files.readString(log) : "");
-            if (m.find()) {
-                targetPort = Integer.parseInt(m.group(1));
-                return;
-            }
-            assertTrue(targetProcess.isAlive(), () -> "target node exited");
-            Thread.sleep(50);
-        }
-        throw new AssertionError("target node did not start: " + Files.readString(log));
+        targetProcess = NodeProcess.start(TargetNodeMain.class, "cancel-target", 512);
+        targetPort = targetProcess.port;
     }
 
     @AfterAll
     static void stopTarget() throws Exception {
         if (targetProcess != null) {
-            targetProcess.destroyForcibly();
-            targetProcess.waitFor(10, TimeUnit.SECONDS);
+            targetProcess.close();
         }
     }
 

@@ -38,8 +38,6 @@ import io.grpc.ManagedChannel;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.InsecureServerCredentials;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -69,9 +67,8 @@ import org.junit.jupiter.api.Test;
  */
 class NodeFaultsIT {
     private static final long MIB = 1 << 20;
-    private static final Pattern LISTENING = Pattern.compile("listening on .*:(\\d+)");
 
-    private final List<Process> processes = new ArrayList<>();
+    private final List<NodeProcess> processes = new ArrayList<>();
     private final List<AutoCloseable> closeLater = new ArrayList<>();
     private Kernel sourceKernel;
     private SourceNode source;
@@ -99,9 +96,8 @@ class NodeFaultsIT {
         for (int i = closeLater.size() - 1; i >= 0; i--) {
             closeLater.get(i).close();
         }
-        for (Process p : processes) {
-            p.destroyForcibly();
-            p.waitFor(10, TimeUnit.SECONDS);
+        for (NodeProcess p : processes) {
+            p.close();
         }
         sourceKernel.close();
     }
@@ -110,30 +106,9 @@ class NodeFaultsIT {
 
     /** A target-node JVM; returns its port. */
     private int launchTargetProcess(String name) throws Exception {
-        Path log = Files.createDirectories(Path.of("target", "it-logs")).resolve(name + ".log");
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "-Xmx512m", "-cp", System.getProperty("java.class.path"),
-                TargetNodeMain.class.getName(), "--host", "127.0.0.1", "--port", "0")
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        NodeProcess p = NodeProcess.start(TargetNodeMain.class, name, 512);
         processes.add(p);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (System.nanoTime() < deadline) {
-            Matcher m = LISTENING.matcher(Files.exists(log) ? Files.readString(log) : "");
-            if (m.find()) {
-                return Integer.parseInt(m.group(1));
-            }
-            assertTrue(p.isAlive(), () -> "target node exited: " + read(log));
-            Thread.sleep(50);
-        }
-        throw new AssertionError("target node did not start: " + read(log));
-    }
-
-    private static String read(Path log) {
-        try {
-            return Files.readString(log);
-        } catch (java.io.IOException e) {
-            return e.toString();
-        }
+        return p.port;
     }
 
     /** A target node in this JVM over Netty, so the test can look at its incoming migrations. */
@@ -210,7 +185,7 @@ class NodeFaultsIT {
                 .setMode(MigrationMode.MIGRATION_MODE_PRECOPY).setBandwidthLimitBytesPerS(4 * MIB));
         OutgoingMigration m = source.migration(id);
         waitUntil(() -> m.stats().bytesSent() > 2 * MIB, "pre-copy under way", 60);
-        Process doomed = processes.get(processes.size() - 1);
+        Process doomed = processes.get(processes.size() - 1).process;
         doomed.destroyForcibly(); // SIGKILL: no goodbye on any stream
         assertTrue(doomed.waitFor(10, TimeUnit.SECONDS));
 

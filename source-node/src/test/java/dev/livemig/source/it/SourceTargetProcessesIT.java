@@ -28,14 +28,9 @@ import io.grpc.ManagedChannel;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -52,48 +47,21 @@ import org.junit.jupiter.params.provider.EnumSource;
  */
 class SourceTargetProcessesIT {
     private static final long MIB = 1 << 20;
-    private static final Pattern LISTENING = Pattern.compile("listening on .*:(\\d+)");
 
-    private static Process targetProcess;
-    private static Process sourceProcess;
+    private static NodeProcess targetProcess;
+    private static NodeProcess sourceProcess;
     private static int targetPort;
     private static ManagedChannel client;
     private static MigrationControlGrpc.MigrationControlBlockingStub stub;
 
     @BeforeAll
     static void startNodes() throws Exception {
-        Path logs = Files.createDirectories(Path.of("target", "it-logs"));
-        targetProcess = launch(TargetNodeMain.class, logs.resolve("target-node.log"));
-        targetPort = awaitPort(targetProcess, logs.resolve("target-node.log"));
-        sourceProcess = launch(SourceNodeMain.class, logs.resolve("source-node.log"));
-        int sourcePort = awaitPort(sourceProcess, logs.resolve("source-node.log"));
+        targetProcess = NodeProcess.start(TargetNodeMain.class, "target-node", 512);
+        targetPort = targetProcess.port;
+        sourceProcess = NodeProcess.start(SourceNodeMain.class, "source-node", 512);
+        int sourcePort = sourceProcess.port;
         client = Grpc.newChannelBuilder("127.0.0.1:" + sourcePort, InsecureChannelCredentials.create()).build();
         stub = MigrationControlGrpc.newBlockingStub(client);
-    }
-
-    private static Process launch(Class<?> main, Path log) throws IOException {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx512m", "-cp", System.getProperty("java.class.path"),
-                main.getName(), "--host", "127.0.0.1", "--port", "0"));
-        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-    }
-
-    /** The port from the node's "listening on" line; fails if the process dies or says nothing for 60 s. */
-    private static int awaitPort(Process p, Path log) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (System.nanoTime() < deadline) {
-            if (Files.exists(log)) {
-                Matcher m = LISTENING.matcher(Files.readString(log));
-                if (m.find()) {
-                    return Integer.parseInt(m.group(1));
-                }
-            }
-            if (!p.isAlive()) {
-                throw new AssertionError("node exited " + p.exitValue() + ": " + Files.readString(log));
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("node did not start: " + Files.readString(log));
     }
 
     @AfterAll
@@ -101,10 +69,9 @@ class SourceTargetProcessesIT {
         if (client != null) {
             client.shutdownNow();
         }
-        for (Process p : new Process[] {sourceProcess, targetProcess}) {
+        for (NodeProcess p : new NodeProcess[] {sourceProcess, targetProcess}) {
             if (p != null) {
-                p.destroyForcibly();
-                p.waitFor(10, TimeUnit.SECONDS);
+                p.close();
             }
         }
     }
