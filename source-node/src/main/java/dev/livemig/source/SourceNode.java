@@ -13,6 +13,8 @@ import dev.livemig.source.grpc.MigrationControlService;
 import dev.livemig.target.IncomingMigrations;
 import dev.livemig.target.TargetNode;
 import dev.livemig.target.grpc.PageTransferService;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
@@ -76,6 +78,16 @@ public final class SourceNode implements AutoCloseable {
                 .addService(ProtoReflectionServiceV1.newInstance())
                 .maxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES)
                 .build();
+    }
+
+    /**
+     * How a node reaches a target (the {@code dialer} of the node's main, and of tests that
+     * run a source in-process against target processes): plaintext gRPC over Netty, taking
+     * messages as large as a page batch or a received bitmap can be.
+     */
+    public static ManagedChannel dialOverNetty(String target) {
+        return Grpc.newChannelBuilder(target, InsecureChannelCredentials.create())
+                .maxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES).build();
     }
 
     public SourceNode start() throws IOException {

@@ -2,8 +2,6 @@ package dev.livemig.source;
 
 import dev.livemig.mm.Kernel;
 import dev.livemig.target.TargetNode;
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.net.InetSocketAddress;
 import java.util.concurrent.Callable;
@@ -35,8 +33,7 @@ public final class SourceNodeMain implements Callable<Integer> {
         // the node receives guests too (PageTransfer): a window that holds the batches requested ahead
         SourceNode node = new SourceNode(NettyServerBuilder.forAddress(new InetSocketAddress(host, port))
                 .flowControlWindow(TargetNode.PUSH_FLOW_CONTROL_WINDOW_BYTES), kernel,
-                target -> Grpc.newChannelBuilder(target, InsecureChannelCredentials.create())
-                        .maxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES).build()).start();
+                SourceNode::dialOverNetty).start();
         Runtime.getRuntime().addShutdownHook(new Thread(node::close, "source-node-shutdown"));
         // a launcher waits for this line (and reads the port from it when --port 0)
         System.out.println("source-node listening on " + host + ":" + node.port());

@@ -29,10 +29,7 @@ import dev.livemig.proto.v1.StartMigrationRequest;
 import dev.livemig.proto.v1.SwitchoverPolicy;
 import dev.livemig.proto.v1.Workload;
 import dev.livemig.source.SourceNode;
-import dev.livemig.target.TargetNode;
 import dev.livemig.target.TargetNodeMain;
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -87,8 +84,7 @@ class CancelAcrossProcessesIT {
         sourceKernel = new Kernel(new Kernel.Config().softDirty(true).nrHugepages(16));
         String name = InProcessServerBuilder.generateName();
         source = new SourceNode(InProcessServerBuilder.forName(name), sourceKernel,
-                target -> Grpc.newChannelBuilder(target, InsecureChannelCredentials.create())
-                        .maxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES).build()).start();
+                SourceNode::dialOverNetty).start();
         client = InProcessChannelBuilder.forName(name).build();
         stub = MigrationControlGrpc.newBlockingStub(client);
     }

@@ -33,7 +33,6 @@ import dev.livemig.source.SourceNode;
 import dev.livemig.target.TargetNode;
 import dev.livemig.target.TargetNodeMain;
 import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
@@ -81,8 +80,7 @@ class NodeFaultsIT {
         sourceKernel = new Kernel(new Kernel.Config().softDirty(true).nrHugepages(16));
         String name = InProcessServerBuilder.generateName();
         source = new SourceNode(InProcessServerBuilder.forName(name), sourceKernel,
-                target -> Grpc.newChannelBuilder(target, InsecureChannelCredentials.create())
-                        .maxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES).build()).start();
+                SourceNode::dialOverNetty).start();
         client = InProcessChannelBuilder.forName(name).build();
         stub = MigrationControlGrpc.newBlockingStub(client);
     }
@@ -283,8 +281,7 @@ class NodeFaultsIT {
         assertEquals(in.missingPagesByRegion(), perRegion);
 
         // ... and anyone can ask the target node which pages those are, over its PageTransfer service
-        ManagedChannel direct = Grpc.newChannelBuilder("127.0.0.1:" + node.port(), InsecureChannelCredentials.create())
-                .maxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES).build();
+        ManagedChannel direct = SourceNode.dialOverNetty("127.0.0.1:" + node.port());
         try {
             ReceivedBitmapResponse r = PageTransferGrpc.newBlockingStub(direct).withDeadlineAfter(30, TimeUnit.SECONDS)
                     .receivedBitmap(ReceivedBitmapRequest.newBuilder().setMigrationId(m.id()).build());
