@@ -23,9 +23,27 @@ public final class TargetNodeMain implements Callable<Integer> {
             description = "vm.nr_hugepages of the simulated kernel, 2 MiB each (default: ${DEFAULT-VALUE}).")
     int hugepages;
 
+    @Option(names = "--mem-prealloc-mib", defaultValue = "0",
+            description = "Touch this much guest memory at start, as QEMU's -mem-prealloc does, so that incoming pages "
+                    + "land in frames the host has already faulted in (default: ${DEFAULT-VALUE}).")
+    long memPreallocMib;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
+        if (memPreallocMib < 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--mem-prealloc-mib must be >= 0, got " + memPreallocMib);
+        }
         Kernel kernel = new Kernel(new Kernel.Config().softDirty(true).nrHugepages(hugepages));
+        if (memPreallocMib > 0) {
+            long t0 = System.nanoTime();
+            long bytes = kernel.physMem().prealloc(memPreallocMib << 8);
+            System.out.printf("target-node: mem-prealloc touched %d MiB in %.0f ms%n", bytes >> 20,
+                    (System.nanoTime() - t0) / 1e6);
+        }
         // an HTTP/2 window that holds the PushPages batches the service requests ahead
         TargetNode node = new TargetNode(NettyServerBuilder.forAddress(new InetSocketAddress(host, port))
                         .flowControlWindow(TargetNode.PUSH_FLOW_CONTROL_WINDOW_BYTES)

@@ -86,6 +86,17 @@ public final class MigrationBench implements Callable<Integer> {
                     + "migration runs JIT-compiled code; 0: none (default: ${DEFAULT-VALUE}).")
     long warmupMib;
 
+    @Option(names = "--target-prealloc-mib", defaultValue = "0",
+            description = "The target node's --mem-prealloc-mib: guest memory it touches at start, as QEMU's "
+                    + "-mem-prealloc, instead of during round 0 (default: ${DEFAULT-VALUE}).")
+    long targetPreallocMib;
+
+    @Option(names = "--max-warmups", defaultValue = "1",
+            description = "Repeat the warm-up migration, up to this many times, until the nodes' JIT compiler "
+                    + "threads used less than 5 %% of a warm-up's wall time: a long-running node's steady state "
+                    + "rather than a fresh JVM's compile backlog (default: ${DEFAULT-VALUE}).")
+    int maxWarmups;
+
     @Option(names = "--sizes-mib", split = ",", defaultValue = "256,512,1024,2048,4096,8192",
             description = "Guest sizes of the scaling scenario; sizes over --max-size-mib are left out (default: ${DEFAULT-VALUE}).")
     List<Long> sizesMib;
@@ -157,17 +168,29 @@ public final class MigrationBench implements Callable<Integer> {
 
     /** A fresh target and source node, warmed up by one migration of an idle guest. */
     Nodes nodes() throws IOException, InterruptedException {
-        Nodes n = Nodes.start(logs, nodeHeap, nodeJvmArgs);
-        if (warmupMib > 0) {
-            try {
+        Nodes n = Nodes.start(logs, nodeHeap, nodeJvmArgs, targetPreallocMib);
+        try {
+            for (int i = 1; warmupMib > 0 && i <= Math.max(1, maxWarmups); i++) {
+                long jit0 = compilerNanos(Nodes.cpuNanosByThread(n.source)) + compilerNanos(Nodes.cpuNanosByThread(n.target));
+                long t0 = System.nanoTime();
                 migrate(n, GuestSpec.newBuilder().setSizeBytes(warmupMib * MIB)
                         .setWorkload(dev.livemig.proto.v1.Workload.WORKLOAD_IDLE).setSeed(7).build(),
                         MigrationParameters.newBuilder()
                                 .setMode(dev.livemig.proto.v1.MigrationMode.MIGRATION_MODE_PRECOPY).build());
-            } catch (RuntimeException e) {
-                n.close();
-                throw e;
+                long wall = System.nanoTime() - t0;
+                long jit = compilerNanos(Nodes.cpuNanosByThread(n.source))
+                        + compilerNanos(Nodes.cpuNanosByThread(n.target)) - jit0;
+                if (maxWarmups > 1) {
+                    System.out.println(fmt("  warm-up %d: %.0f ms, JIT compiler %.0f ms (%.0f %% of it)", i, wall / 1e6,
+                            jit / 1e6, 100.0 * jit / wall));
+                }
+                if (jit < wall / 20) {
+                    break; // the compile queue has drained: what runs hot now is compiled
+                }
             }
+        } catch (RuntimeException e) {
+            n.close();
+            throw e;
         }
         return n;
     }

@@ -39,12 +39,17 @@ final class Nodes implements AutoCloseable {
         this.control = MigrationControlGrpc.newBlockingStub(client);
     }
 
-    /** Starts both nodes, each with {@code heap} as -Xmx (guest memory is off-heap). */
-    static Nodes start(Path logs, String heap, List<String> jvmArgs) throws IOException, InterruptedException {
+    /**
+     * Starts both nodes, each with {@code heap} as -Xmx (guest memory is off-heap); the target
+     * touches {@code preallocMib} of guest memory at start (--mem-prealloc-mib).
+     */
+    static Nodes start(Path logs, String heap, List<String> jvmArgs, long preallocMib)
+            throws IOException, InterruptedException {
         Files.createDirectories(logs);
         Path tlog = logs.resolve("target-node.log");
         Path slog = logs.resolve("source-node.log");
-        Process t = launch(heap, jvmArgs, tlog, TargetNodeMain.class.getName(), "--host", "127.0.0.1", "--port", "0");
+        Process t = launch(heap, jvmArgs, tlog, TargetNodeMain.class.getName(), "--host", "127.0.0.1", "--port", "0",
+                "--mem-prealloc-mib", Long.toString(preallocMib));
         Process s = null;
         try {
             int tp = awaitPort(t, tlog);

@@ -150,6 +150,32 @@ public final class PhysMem implements AutoCloseable {
         return pfn;
     }
 
+    /**
+     * QEMU's {@code -mem-prealloc}: makes sure at least {@code pages} frames sit on the free
+     * lists with their host memory already touched, so that the host kernel's first-touch
+     * faults (clear_page on every fresh 4 KiB) are paid now, at node start, and not by the
+     * first copy into each frame while a migration streams in. Returns the bytes touched.
+     * The frames stay free: the limit and {@link #allocatedPages()} do not change.
+     */
+    public synchronized long prealloc(long pages) {
+        if (closed) {
+            throw new IllegalStateException("physical memory released");
+        }
+        long free = freeSmallTop + (long) freeBlocksTop * CHUNK_PAGES;
+        long touched = 0;
+        while (free < pages) {
+            long base = newChunk();
+            UNSAFE.setMemory(address(base), CHUNK_BYTES, (byte) 0);
+            if (freeBlocksTop == freeBlocks.length) {
+                freeBlocks = Arrays.copyOf(freeBlocks, freeBlocksTop * 2);
+            }
+            freeBlocks[freeBlocksTop++] = (int) base;
+            free += CHUNK_PAGES;
+            touched += CHUNK_BYTES;
+        }
+        return touched;
+    }
+
     /** Returns a folio whose refcount reached zero to the free lists. */
     synchronized void freeFolio(long pfn, int order) {
         if ((meta(pfn) & Folio.HUGETLB) != 0 && hugetlbReleased != null) {

@@ -194,6 +194,25 @@ public final class Guest implements AutoCloseable {
         }
     }
 
+    /**
+     * An idle vCPU's HLT: waits up to {@code millis} unless a pause or stop is already
+     * requested; {@link #pause()} and {@link #stop} notify the run lock, which ends the wait
+     * at once, so an idle guest still stops at an instruction boundary without polling.
+     */
+    void halt(long millis) {
+        synchronized (runLock) {
+            if (pauseRequested || stopped) {
+                return;
+            }
+            try {
+                runLock.wait(millis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                stopped = true;
+            }
+        }
+    }
+
     boolean pauseRequested() {
         synchronized (runLock) {
             return pauseRequested;
