@@ -66,6 +66,7 @@ public final class Migctl implements Runnable {
     }
 
     public static void main(String[] args) {
+        dev.livemig.target.TargetNode.allowNettyNoCleanerBuffers(); // the demo runs both nodes in this JVM
         System.exit(commandLine(ChannelFactory.NETTY).execute(args));
     }
 }

@@ -43,6 +43,7 @@ public final class SourceNodeMain implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
+        dev.livemig.target.TargetNode.allowNettyNoCleanerBuffers();
         System.exit(new CommandLine(new SourceNodeMain()).execute(args));
     }
 }

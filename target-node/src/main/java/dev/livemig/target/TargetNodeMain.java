@@ -61,6 +61,7 @@ public final class TargetNodeMain implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
+        TargetNode.allowNettyNoCleanerBuffers();
         System.exit(new CommandLine(new TargetNodeMain()).execute(args));
     }
 }

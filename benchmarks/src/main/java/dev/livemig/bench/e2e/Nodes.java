@@ -68,7 +68,9 @@ final class Nodes implements AutoCloseable {
     static Process launch(String heap, List<String> jvmArgs, Path log, String main, String... args)
             throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx" + heap));
+        // what the node jars' Add-Opens manifest entries grant: Netty's non-zeroing direct buffers
+        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx" + heap, "--add-opens=java.base/java.nio=ALL-UNNAMED",
+                "--add-opens=java.base/jdk.internal.misc=ALL-UNNAMED"));
         cmd.addAll(jvmArgs);
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), main));
         cmd.addAll(List.of(args));

@@ -31,7 +31,9 @@ final class NodeProcess implements AutoCloseable {
     static NodeProcess start(Class<?> main, String name, int heapMib, String... extraArgs) throws Exception {
         Path log = Files.createDirectories(Path.of("target", "it-logs")).resolve(name + ".log");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx" + heapMib + "m", "-cp",
+        // the opens the node jars' manifests grant, so that the ITs run Netty's buffers as a deployed node does
+        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx" + heapMib + "m",
+                "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/jdk.internal.misc=ALL-UNNAMED", "-cp",
                 System.getProperty("java.class.path"), main.getName(), "--host", "127.0.0.1", "--port", "0"));
         cmd.addAll(List.of(extraArgs));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
