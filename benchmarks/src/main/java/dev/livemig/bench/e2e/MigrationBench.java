@@ -91,7 +91,7 @@ public final class MigrationBench implements Callable<Integer> {
                     + "-mem-prealloc, instead of during round 0 (default: ${DEFAULT-VALUE}).")
     long targetPreallocMib;
 
-    @Option(names = "--max-warmups", defaultValue = "1",
+    @Option(names = "--max-warmups", defaultValue = "30",
             description = "Repeat the warm-up migration, up to this many times, until the nodes' JIT compiler "
                     + "threads used less than 5 %% of a warm-up's wall time: a long-running node's steady state "
                     + "rather than a fresh JVM's compile backlog (default: ${DEFAULT-VALUE}).")
@@ -180,7 +180,7 @@ public final class MigrationBench implements Callable<Integer> {
                 long wall = System.nanoTime() - t0;
                 long jit = compilerNanos(Nodes.cpuNanosByThread(n.source))
                         + compilerNanos(Nodes.cpuNanosByThread(n.target)) - jit0;
-                if (maxWarmups > 1) {
+                if (maxWarmups > 1 && (i == 1 || jit < wall / 20 || i == maxWarmups)) {
                     System.out.println(fmt("  warm-up %d: %.0f ms, JIT compiler %.0f ms (%.0f %% of it)", i, wall / 1e6,
                             jit / 1e6, 100.0 * jit / wall));
                 }
