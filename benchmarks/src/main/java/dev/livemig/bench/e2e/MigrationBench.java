@@ -86,9 +86,10 @@ public final class MigrationBench implements Callable<Integer> {
                     + "migration runs JIT-compiled code; 0: none (default: ${DEFAULT-VALUE}).")
     long warmupMib;
 
-    @Option(names = "--target-prealloc-mib", defaultValue = "0",
+    @Option(names = "--target-prealloc-mib", defaultValue = "-1",
             description = "The target node's --mem-prealloc-mib: guest memory it touches at start, as QEMU's "
-                    + "-mem-prealloc, instead of during round 0 (default: ${DEFAULT-VALUE}).")
+                    + "-mem-prealloc, instead of during round 0; -1: for the throughput scenario enough for every "
+                    + "warm-up guest (the target keeps them) and the measured one, 0 elsewhere (default: ${DEFAULT-VALUE}).")
     long targetPreallocMib;
 
     @Option(names = "--max-warmups", defaultValue = "30",
@@ -168,7 +169,12 @@ public final class MigrationBench implements Callable<Integer> {
 
     /** A fresh target and source node, warmed up by one migration of an idle guest. */
     Nodes nodes() throws IOException, InterruptedException {
-        Nodes n = Nodes.start(logs, nodeHeap, nodeJvmArgs, targetPreallocMib);
+        return nodes(targetPreallocMib < 0 ? 0 : targetPreallocMib);
+    }
+
+    /** As {@link #nodes()}, with the target touching {@code preallocMib} of guest memory at start. */
+    Nodes nodes(long preallocMib) throws IOException, InterruptedException {
+        Nodes n = Nodes.start(logs, nodeHeap, nodeJvmArgs, preallocMib);
         try {
             for (int i = 1; warmupMib > 0 && i <= Math.max(1, maxWarmups); i++) {
                 long jit0 = compilerNanos(Nodes.cpuNanosByThread(n.source)) + compilerNanos(Nodes.cpuNanosByThread(n.target));

@@ -57,7 +57,10 @@ final class Scenarios {
         for (int i = 0; i < b.repeat; i++) {
             RoundRecord r0;
             long[] cpu = new long[2];
-            try (Nodes n = b.nodes()) {
+            // the target keeps each warm-up guest, so the measured one lands in fresh memory unless preallocated
+            long prealloc = b.targetPreallocMib >= 0 ? b.targetPreallocMib
+                    : b.sizeMib + (long) Math.max(1, b.maxWarmups) * b.warmupMib;
+            try (Nodes n = b.nodes(prealloc)) {
                 MigrationInfo info = MigrationBench.migrate(n, guest(size, Workload.WORKLOAD_IDLE, 0, 1).build(),
                         MigrationParameters.newBuilder().setMode(MigrationMode.MIGRATION_MODE_PRECOPY)
                                 .setBatchPages(b.batchPages).setMultifdChannels(b.multifdChannels).build(), cpu);
