@@ -90,76 +90,105 @@ public final class MigrationControl {
         }
 
         public MigrationParameters withMode(MigrationMode v) {
-            return new MigrationParameters(v, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker,
-                    switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS,
-                    postcopyAfterRounds, manualRounds, batchPages, verifyPages, precopyRetries, reconnectTimeoutMs);
+            return with(f -> f.mode = v);
         }
 
         public MigrationParameters withDowntimeLimitMs(long v) {
-            return new MigrationParameters(mode, v, bandwidthLimitBytesPerS, maxRounds, tracker, switchoverPolicy,
-                    throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS, postcopyAfterRounds,
-                    manualRounds, batchPages, verifyPages, precopyRetries, reconnectTimeoutMs);
+            return with(f -> f.downtimeLimitMs = v);
         }
 
         public MigrationParameters withBandwidthLimitBytesPerS(long v) {
-            return new MigrationParameters(mode, downtimeLimitMs, v, maxRounds, tracker, switchoverPolicy,
-                    throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS, postcopyAfterRounds,
-                    manualRounds, batchPages, verifyPages, precopyRetries, reconnectTimeoutMs);
+            return with(f -> f.bandwidthLimitBytesPerS = v);
         }
 
         public MigrationParameters withMaxRounds(int v) {
-            return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, v, tracker,
-                    switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS,
-                    postcopyAfterRounds, manualRounds, batchPages, verifyPages, precopyRetries, reconnectTimeoutMs);
+            return with(f -> f.maxRounds = v);
         }
 
         public MigrationParameters withTracker(DirtyTrackerKind v) {
-            return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, v,
-                    switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS,
-                    postcopyAfterRounds, manualRounds, batchPages, verifyPages, precopyRetries, reconnectTimeoutMs);
+            return with(f -> f.tracker = v);
         }
 
         public MigrationParameters withSwitchoverPolicy(SwitchoverPolicy v) {
-            return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker, v,
-                    throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS, postcopyAfterRounds,
-                    manualRounds, batchPages, verifyPages, precopyRetries, reconnectTimeoutMs);
+            return with(f -> f.switchoverPolicy = v);
         }
 
         public MigrationParameters withDirtyLimitPagesPerS(long v) {
-            return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker,
-                    switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, v, postcopyAfterRounds,
-                    manualRounds, batchPages, verifyPages, precopyRetries, reconnectTimeoutMs);
+            return with(f -> f.dirtyLimitPagesPerS = v);
         }
 
         public MigrationParameters withPostcopyAfterRounds(int v) {
-            return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker,
-                    switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS, v,
-                    manualRounds, batchPages, verifyPages, precopyRetries, reconnectTimeoutMs);
+            return with(f -> f.postcopyAfterRounds = v);
         }
 
         public MigrationParameters withManualRounds(boolean v) {
-            return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker,
-                    switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS,
-                    postcopyAfterRounds, v, batchPages, verifyPages, precopyRetries, reconnectTimeoutMs);
+            return with(f -> f.manualRounds = v);
         }
 
         public MigrationParameters withVerifyPages(boolean v) {
-            return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker,
-                    switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS,
-                    postcopyAfterRounds, manualRounds, batchPages, v, precopyRetries, reconnectTimeoutMs);
+            return with(f -> f.verifyPages = v);
         }
 
         /** Reconnects of a broken pre-copy page stream before the migration fails (0: none). */
         public MigrationParameters withPrecopyRetries(int v) {
-            return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker,
-                    switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS,
-                    postcopyAfterRounds, manualRounds, batchPages, verifyPages, v, reconnectTimeoutMs);
+            return with(f -> f.precopyRetries = v);
         }
 
         public MigrationParameters withReconnectTimeoutMs(long v) {
-            return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker,
-                    switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS,
-                    postcopyAfterRounds, manualRounds, batchPages, verifyPages, precopyRetries, v);
+            return with(f -> f.reconnectTimeoutMs = v);
+        }
+
+        /** These parameters with {@code change} applied to a copy of their fields. */
+        private MigrationParameters with(java.util.function.Consumer<Fields> change) {
+            Fields f = new Fields(this);
+            change.accept(f);
+            return f.build();
+        }
+
+        /**
+         * The record's fields as mutable copies: each wither changes one and builds anew, so
+         * the record's constructor is named here once and not in every wither.
+         */
+        private static final class Fields {
+            MigrationMode mode;
+            long downtimeLimitMs;
+            long bandwidthLimitBytesPerS;
+            int maxRounds;
+            DirtyTrackerKind tracker;
+            SwitchoverPolicy switchoverPolicy;
+            int throttleInitialPercent;
+            int throttleIncrementPercent;
+            long dirtyLimitPagesPerS;
+            int postcopyAfterRounds;
+            boolean manualRounds;
+            int batchPages;
+            boolean verifyPages;
+            int precopyRetries;
+            long reconnectTimeoutMs;
+
+            Fields(MigrationParameters p) {
+                mode = p.mode;
+                downtimeLimitMs = p.downtimeLimitMs;
+                bandwidthLimitBytesPerS = p.bandwidthLimitBytesPerS;
+                maxRounds = p.maxRounds;
+                tracker = p.tracker;
+                switchoverPolicy = p.switchoverPolicy;
+                throttleInitialPercent = p.throttleInitialPercent;
+                throttleIncrementPercent = p.throttleIncrementPercent;
+                dirtyLimitPagesPerS = p.dirtyLimitPagesPerS;
+                postcopyAfterRounds = p.postcopyAfterRounds;
+                manualRounds = p.manualRounds;
+                batchPages = p.batchPages;
+                verifyPages = p.verifyPages;
+                precopyRetries = p.precopyRetries;
+                reconnectTimeoutMs = p.reconnectTimeoutMs;
+            }
+
+            MigrationParameters build() {
+                return new MigrationParameters(mode, downtimeLimitMs, bandwidthLimitBytesPerS, maxRounds, tracker,
+                        switchoverPolicy, throttleInitialPercent, throttleIncrementPercent, dirtyLimitPagesPerS,
+                        postcopyAfterRounds, manualRounds, batchPages, verifyPages, precopyRetries, reconnectTimeoutMs);
+            }
         }
     }
 
