@@ -57,9 +57,9 @@ final class Scenarios {
         for (int i = 0; i < b.repeat; i++) {
             RoundRecord r0;
             long[] cpu = new long[2];
-            // the target keeps each warm-up guest, so the measured one lands in fresh memory unless preallocated
-            long prealloc = b.targetPreallocMib >= 0 ? b.targetPreallocMib
-                    : b.sizeMib + (long) Math.max(1, b.maxWarmups) * b.warmupMib;
+            // the target keeps the first warm-up guest (the others are cancelled and freed), so the
+            // measured one lands in fresh memory unless the target preallocated room for both
+            long prealloc = b.targetPreallocMib >= 0 ? b.targetPreallocMib : b.sizeMib + b.warmupMib;
             try (Nodes n = b.nodes(prealloc)) {
                 MigrationInfo info = MigrationBench.migrate(n, guest(size, Workload.WORKLOAD_IDLE, 0, 1).build(),
                         MigrationParameters.newBuilder().setMode(MigrationMode.MIGRATION_MODE_PRECOPY)
