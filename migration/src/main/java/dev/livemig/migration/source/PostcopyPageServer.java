@@ -29,7 +29,13 @@ final class PostcopyPageServer {
     private final PageBitmap needed;
     private final PageBitmap sentOnce;
     private volatile MessageSink<PostcopySourceMessage> priority;
+    /** From the fault on the target to the answer queued here: the request's leg of the round trip only. */
     final LatencyRecorder requestLatency = new LatencyRecorder();
+    /**
+     * The whole fault latency (to the page installed on the target), as the target's "done"
+     * reported it; null until then (or from a target that does not send it: count 0).
+     */
+    volatile dev.livemig.migration.MigrationControl.LatencySummary targetFaultLatency;
     final AtomicLong requests = new AtomicLong();
     final AtomicLong priorityBytes = new AtomicLong();
     final AtomicLong priorityPages = new AtomicLong();

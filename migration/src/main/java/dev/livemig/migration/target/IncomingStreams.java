@@ -240,7 +240,8 @@ final class IncomingStreams {
         m.faults.sourceHasSentAll();
         if (s != null) {
             synchronized (s) {
-                s.onNext(new PostcopyTargetDone(m.faults.missingFaults.get(), m.placer.received.cardinality()));
+                s.onNext(new PostcopyTargetDone(m.faults.missingFaults.get(), m.placer.received.cardinality(),
+                        m.faults.faultLatency.summary()));
                 s.onCompleted();
             }
         }
