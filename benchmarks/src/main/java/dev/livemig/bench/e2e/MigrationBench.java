@@ -97,6 +97,11 @@ public final class MigrationBench implements Callable<Integer> {
     @Option(names = "--node-heap", defaultValue = "1g", description = "-Xmx of each node (default: ${DEFAULT-VALUE}).")
     String nodeHeap;
 
+    @Option(names = "--node-thread-priorities", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Run the nodes with -XX:ThreadPriorityPolicy=1, so that the post-copy fault path's"
+                    + " threads (priority 10) run at nice -5 (needs root or CAP_SYS_NICE; default: ${DEFAULT-VALUE}).")
+    boolean nodeThreadPriorities;
+
     @Option(names = "--node-jvm-arg", description = "Extra JVM option of each node, e.g. a JFR recording (repeatable).")
     List<String> nodeJvmArgs = new ArrayList<>();
 
@@ -157,7 +162,12 @@ public final class MigrationBench implements Callable<Integer> {
 
     /** A fresh target and source node, warmed up by one migration of an idle guest. */
     Nodes nodes() throws IOException, InterruptedException {
-        Nodes n = Nodes.start(logs, nodeHeap, nodeJvmArgs);
+        List<String> jvmArgs = new ArrayList<>();
+        if (nodeThreadPriorities) {
+            jvmArgs.add("-XX:ThreadPriorityPolicy=1");
+        }
+        jvmArgs.addAll(nodeJvmArgs);
+        Nodes n = Nodes.start(logs, nodeHeap, jvmArgs);
         if (warmupMib > 0) {
             try {
                 migrate(n, GuestSpec.newBuilder().setSizeBytes(warmupMib * MIB)
