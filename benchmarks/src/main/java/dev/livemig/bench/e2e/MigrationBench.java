@@ -109,6 +109,11 @@ public final class MigrationBench implements Callable<Integer> {
     @Option(names = "--node-heap", defaultValue = "1g", description = "-Xmx of each node (default: ${DEFAULT-VALUE}).")
     String nodeHeap;
 
+    @Option(names = "--node-thread-priorities", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Run the nodes with -XX:ThreadPriorityPolicy=1, so that the post-copy fault path's"
+                    + " threads (priority 10) run at nice -5 (needs root or CAP_SYS_NICE; default: ${DEFAULT-VALUE}).")
+    boolean nodeThreadPriorities;
+
     @Option(names = "--node-jvm-arg", description = "Extra JVM option of each node, e.g. a JFR recording (repeatable).")
     List<String> nodeJvmArgs = new ArrayList<>();
 
@@ -179,7 +184,12 @@ public final class MigrationBench implements Callable<Integer> {
 
     /** As {@link #nodes()}, with the target touching {@code preallocMib} of guest memory at start. */
     Nodes nodes(long preallocMib) throws IOException, InterruptedException {
-        Nodes n = Nodes.start(logs, nodeHeap, nodeJvmArgs, preallocMib);
+        List<String> jvmArgs = new ArrayList<>();
+        if (nodeThreadPriorities) {
+            jvmArgs.add("-XX:ThreadPriorityPolicy=1");
+        }
+        jvmArgs.addAll(nodeJvmArgs);
+        Nodes n = Nodes.start(logs, nodeHeap, jvmArgs, preallocMib);
         try {
             for (int i = 1; warmupMib > 0 && i <= Math.max(1, maxWarmups); i++) {
                 long jit0 = compilerNanos(Nodes.cpuNanosByThread(n.source)) + compilerNanos(Nodes.cpuNanosByThread(n.target));

@@ -558,8 +558,12 @@ public final class OutgoingMigration {
         long transferred = ps == null ? 0 : ps.sentOnce.cardinality();
         if (srv != null) {
             bytes += srv.priorityBytes.get();
-            lat = srv.requestLatency.summary();
-            faults = srv.requests.get();
+            // the target's figure covers the whole round trip (and counts each faulting page
+            // once, however often a recovery asked again); until it comes, the source's leg
+            LatencySummary t = srv.targetFaultLatency;
+            boolean whole = t != null && t.count() > 0;
+            lat = whole ? t : srv.requestLatency.summary();
+            faults = whole ? t.count() : srv.requests.get();
         }
         DowntimeProbe pr = probe;
         return new MigrationStats(p.mode(), events.totalMs(), setupMs, downtimeSourceMs, downtimeTargetMs,

@@ -15,7 +15,8 @@ final class PostcopyCompletion implements MessageSink<PostcopyTargetMessage> {
     public void onNext(PostcopyTargetMessage m) {
         if (m instanceof PageTransfer.PageRequest r) {
             server.onRequest(r);
-        } else if (m instanceof PageTransfer.PostcopyTargetDone) {
+        } else if (m instanceof PageTransfer.PostcopyTargetDone d) {
+            server.targetFaultLatency = d.faultLatency();
             ok = true;
             latch.countDown();
         }

@@ -29,7 +29,13 @@ final class PostcopyPageServer {
     private final PageBitmap needed;
     private final PageBitmap sentOnce;
     private volatile MessageSink<PostcopySourceMessage> priority;
+    /** From the fault on the target to the answer queued here: the request's leg of the round trip only. */
     final LatencyRecorder requestLatency = new LatencyRecorder();
+    /**
+     * The whole fault latency (to the page installed on the target), as the target's "done"
+     * reported it; null until then (or from a target that does not send it: count 0).
+     */
+    volatile dev.livemig.migration.MigrationControl.LatencySummary targetFaultLatency;
     final AtomicLong requests = new AtomicLong();
     final AtomicLong priorityBytes = new AtomicLong();
     final AtomicLong priorityPages = new AtomicLong();
@@ -69,6 +75,7 @@ final class PostcopyPageServer {
 
     /** A missing-page fault on the target: answer at once. */
     void onRequest(PageRequest r) {
+        runUrgent();
         lastRequestNanos = System.nanoTime();
         requests.incrementAndGet();
         int page = layout.pageIndex(r.address());
@@ -96,6 +103,19 @@ final class PostcopyPageServer {
         priorityPages.incrementAndGet();
         priorityBytes.addAndGet(d.data().length + 32L);
         requestLatency.recordNanos(EpochClock.nowNanos() - r.faultUnixNs());
+    }
+
+    /**
+     * Gives the thread that answers requests (the transport thread of the priority stream)
+     * precedence over the background push, as the target's fault path does (see
+     * PostcopyFaultHandler.runUrgent: effective with {@code -XX:ThreadPriorityPolicy=1} and
+     * CAP_SYS_NICE, a no-op otherwise).
+     */
+    private static void runUrgent() {
+        Thread t = Thread.currentThread();
+        if (t.getPriority() != Thread.MAX_PRIORITY) {
+            t.setPriority(Thread.MAX_PRIORITY);
+        }
     }
 
     /**

@@ -237,7 +237,13 @@ public final class PageTransfer {
     public record PostcopySourceDone(long pagesSent) implements PostcopySourceMessage {
     }
 
-    public record PostcopyTargetDone(long faults, long receivedPages) implements PostcopyTargetMessage {
+    /** {@code faultLatency}: fault read to page installed, as the target measured it (EMPTY: not sent). */
+    public record PostcopyTargetDone(long faults, long receivedPages,
+                                     dev.livemig.migration.MigrationControl.LatencySummary faultLatency)
+            implements PostcopyTargetMessage {
+        public PostcopyTargetDone {
+            java.util.Objects.requireNonNull(faultLatency, "faultLatency");
+        }
     }
 
     // ---- received bitmap ----------------------------------------------------------------

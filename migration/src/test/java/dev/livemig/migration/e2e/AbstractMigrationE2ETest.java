@@ -171,6 +171,9 @@ public abstract class AbstractMigrationE2ETest {
         assertTrue(st.postcopyFaults() > 0, "the target faulted on missing pages: " + st);
         assertEquals(st.postcopyFaults(), st.postcopyFaultLatency().count());
         assertTrue(target.counters().faultLatency().count() > 0);
+        // the whole round trip as the target measured it, not the source's leg of it
+        assertEquals(target.counters().faultLatency(), st.postcopyFaultLatency(),
+                "the source reports the target's fault-to-install latency");
         assertTrue(st.postcopyFaultLatency().maxUs() >= st.postcopyFaultLatency().p50Us());
         assertTrue(st.postcopyTargetDirtiedPages() > 0, "target writes after switchover are tracked");
     }

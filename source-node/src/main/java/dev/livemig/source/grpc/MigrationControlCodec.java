@@ -12,7 +12,6 @@ import dev.livemig.migration.guest.GuestSpec.Workload;
 import dev.livemig.proto.v1.TransferProgress;
 import dev.livemig.proto.v1.DirtyRatePeriod;
 import dev.livemig.proto.v1.DirtyRateResult;
-import dev.livemig.proto.v1.LatencyBucket;
 import dev.livemig.proto.v1.LatencySummary;
 import dev.livemig.proto.v1.MigrationInfo;
 import dev.livemig.proto.v1.MigrationStats;
@@ -191,12 +190,7 @@ public final class MigrationControlCodec {
     }
 
     public static LatencySummary latency(MigrationControl.LatencySummary l) {
-        LatencySummary.Builder b = LatencySummary.newBuilder().setCount(l.count()).setMeanUs(l.meanUs())
-                .setP50Us(l.p50Us()).setP99Us(l.p99Us()).setMaxUs(l.maxUs());
-        for (MigrationControl.LatencyBucket k : l.buckets()) {
-            b.addBuckets(LatencyBucket.newBuilder().setUpperBoundUs(k.upperBoundUs()).setCount(k.count()));
-        }
-        return b.build();
+        return PageTransferCodec.latency(l);
     }
 
     public static MigrationStats stats(MigrationControl.MigrationStats s) {

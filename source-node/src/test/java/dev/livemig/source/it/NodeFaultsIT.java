@@ -3,6 +3,7 @@ package dev.livemig.source.it;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -34,13 +35,19 @@ import dev.livemig.target.TargetNode;
 import dev.livemig.target.TargetNodeMain;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.InsecureServerCredentials;
+import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
@@ -111,10 +118,26 @@ class NodeFaultsIT {
 
     /** A target node in this JVM over Netty, so the test can look at its incoming migrations. */
     private TargetNode targetInThisJvm() throws Exception {
+        return targetInThisJvm(new ConcurrentHashMap<>());
+    }
+
+    /** As above; {@code peers} gets the peer address of each call, by method name, the latest kept. */
+    private TargetNode targetInThisJvm(Map<String, SocketAddress> peers) throws Exception {
         Kernel k = new Kernel(new Kernel.Config().softDirty(true).nrHugepages(16));
         closeLater.add(k);
-        TargetNode node = new TargetNode(Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create()),
-                () -> new IncomingMigration(k)).start();
+        ServerInterceptor peer = new ServerInterceptor() {
+            @Override
+            public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
+                                                              ServerCallHandler<Q, R> next) {
+                SocketAddress a = call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+                if (a != null) {
+                    peers.put(call.getMethodDescriptor().getBareMethodName(), a);
+                }
+                return next.startCall(call, headers);
+            }
+        };
+        TargetNode node = new TargetNode(Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
+                .intercept(peer), () -> new IncomingMigration(k)).start();
         closeLater.add(node.migrations());
         closeLater.add(node);
         return node;
@@ -226,7 +249,8 @@ class NodeFaultsIT {
 
     @Test
     void connectionCutDuringPostcopy_theSourceNodeReconnects_andTheMigrationVerifies() throws Exception {
-        TargetNode node = targetInThisJvm();
+        Map<String, SocketAddress> peers = new ConcurrentHashMap<>();
+        TargetNode node = targetInThisJvm(peers);
         TcpProxy proxy = new TcpProxy(node.port());
         closeLater.add(proxy);
         String guestId = createGuest(Workload.WORKLOAD_UNIFORM, 20_000);
@@ -240,6 +264,10 @@ class NodeFaultsIT {
         MigrationInfo info = awaitFinal(m.id());
         assertVerified(info, in.guest().layout().pages());
         assertTrue(proxy.connections() >= 2, "a new connection after the cut: " + proxy.connections());
+        // the recovered streams (the latest calls of each) came on two connections: the
+        // priority stream has one of its own again, as before the cut
+        assertNotEquals(peers.get("PushPages"), peers.get("Postcopy"),
+                "the recovered priority stream shares the page stream's connection: " + peers);
         assertTrue(info.getStateChangesList().stream().anyMatch(c -> c.getReason().startsWith("paused:")));
         assertTrue(info.getStateChangesList().stream().anyMatch(c -> c.getReason().startsWith("recovered")));
         assertEquals(IncomingMigration.State.COMPLETED, in.state());

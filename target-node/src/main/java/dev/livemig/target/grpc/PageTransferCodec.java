@@ -2,6 +2,7 @@ package dev.livemig.target.grpc;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
+import dev.livemig.migration.MigrationControl;
 import dev.livemig.migration.MigrationControl.MigrationMode;
 import dev.livemig.migration.guest.GuestLayout;
 import dev.livemig.migration.guest.GuestLayout.RegionLayout;
@@ -304,7 +305,8 @@ public final class PageTransferCodec {
                 yield new PageTransfer.PageRequest(r.getRequestId(), r.getAddress(), r.getVcpuIndex(),
                         r.getFaultUnixNs());
             }
-            case DONE -> new PageTransfer.PostcopyTargetDone(m.getDone().getFaults(), m.getDone().getReceivedPages());
+            case DONE -> new PageTransfer.PostcopyTargetDone(m.getDone().getFaults(), m.getDone().getReceivedPages(),
+                    latency(m.getDone().getFaultLatency()));
             default -> throw new IllegalArgumentException("empty PostcopyTargetMessage");
         };
     }
@@ -316,9 +318,29 @@ public final class PageTransferCodec {
                     .setAddress(r.address()).setVcpuIndex(r.vcpuIndex()).setFaultUnixNs(r.faultUnixNs()));
         } else if (m instanceof PageTransfer.PostcopyTargetDone d) {
             b.setDone(dev.livemig.proto.v1.PostcopyTargetDone.newBuilder().setFaults(d.faults())
-                    .setReceivedPages(d.receivedPages()));
+                    .setReceivedPages(d.receivedPages()).setFaultLatency(latency(d.faultLatency())));
         }
         return b.build();
+    }
+
+    public static dev.livemig.proto.v1.LatencySummary latency(MigrationControl.LatencySummary l) {
+        dev.livemig.proto.v1.LatencySummary.Builder b = dev.livemig.proto.v1.LatencySummary.newBuilder()
+                .setCount(l.count()).setMeanUs(l.meanUs()).setP50Us(l.p50Us()).setP99Us(l.p99Us())
+                .setMaxUs(l.maxUs());
+        for (MigrationControl.LatencyBucket k : l.buckets()) {
+            b.addBuckets(dev.livemig.proto.v1.LatencyBucket.newBuilder().setUpperBoundUs(k.upperBoundUs())
+                    .setCount(k.count()));
+        }
+        return b.build();
+    }
+
+    public static MigrationControl.LatencySummary latency(dev.livemig.proto.v1.LatencySummary l) {
+        List<MigrationControl.LatencyBucket> buckets = new ArrayList<>();
+        for (dev.livemig.proto.v1.LatencyBucket k : l.getBucketsList()) {
+            buckets.add(new MigrationControl.LatencyBucket(Math.round(k.getUpperBoundUs()), k.getCount()));
+        }
+        return new MigrationControl.LatencySummary(l.getCount(), l.getMeanUs(), l.getP50Us(), l.getP99Us(),
+                l.getMaxUs(), buckets);
     }
 
     // ---- received bitmap and verification -----------------------------------------------------
