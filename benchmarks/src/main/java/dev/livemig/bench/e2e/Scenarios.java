@@ -14,6 +14,7 @@ import dev.livemig.proto.v1.MigrationParameters;
 import dev.livemig.proto.v1.MigrationStats;
 import dev.livemig.proto.v1.RoundRecord;
 import dev.livemig.proto.v1.SwitchoverCost;
+import dev.livemig.proto.v1.TransferProfile;
 import dev.livemig.proto.v1.Workload;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -115,8 +116,9 @@ final class Scenarios {
         System.out.println();
         GuestSpec spec = guest(4 * GIB, Workload.WORKLOAD_HOTSET, RATE_200_MB_S, 2).setHotSetFraction(0.25)
                 .setHotSetWriteFraction(1.0).build();
-        System.out.println("| run | rounds | max throttle | predicted | downtime source | target | probe | error (source vs predicted) |");
-        System.out.println("|---|---|---|---|---|---|---|---|");
+        System.out.println("| run | rounds | max throttle | predicted | downtime source | target | probe | error (source vs predicted) "
+                + "| bytes ÷ bandwidth + fixed (the form before the walk was modelled) | its error |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|");
         List<MigrationInfo> infos = new ArrayList<>();
         for (int i = 0; i < b.repeat; i++) {
             MigrationInfo info;
@@ -127,18 +129,20 @@ final class Scenarios {
             infos.add(info);
             MigrationStats s = info.getStats();
             int throttle = info.getRoundsList().stream().mapToInt(RoundRecord::getThrottlePercent).max().orElse(0);
-            System.out.println(fmt("| %d | %d | %d %% | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %+.0f %% |", i + 1,
-                    s.getRounds(), throttle, s.getPredictedDowntimeMs(), s.getDowntimeSourceMs(),
+            double old = bytesOverBandwidthMs(info);
+            System.out.println(fmt("| %d | %d | %d %% | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %+.0f %% | %.1f ms | %+.0f %% |",
+                    i + 1, s.getRounds(), throttle, s.getPredictedDowntimeMs(), s.getDowntimeSourceMs(),
                     s.getDowntimeTargetMs(), s.getDowntimeProbeMs(),
-                    100 * (s.getDowntimeSourceMs() - s.getPredictedDowntimeMs()) / s.getPredictedDowntimeMs()));
+                    100 * (s.getDowntimeSourceMs() - s.getPredictedDowntimeMs()) / s.getPredictedDowntimeMs(),
+                    old, 100 * (s.getDowntimeSourceMs() - old) / old));
         }
         System.out.println();
         System.out.println("The prediction's parts (the round that decided SWITCHOVER) against the switchover's "
                 + "(the stop-and-copy round), predicted → measured:");
         System.out.println();
-        System.out.println("| run | transfer | pause | final scan | round trip | target drain | target resume | "
+        System.out.println("| run | transfer | of which walk | pause | final scan | round trip | target drain | target resume | "
                 + "fixed total | target clock offset |");
-        System.out.println("|---|---|---|---|---|---|---|---|---|");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|");
         for (int i = 0; i < infos.size(); i++) {
             List<RoundRecord> rs = infos.get(i).getRoundsList();
             if (rs.size() < 2) {
@@ -150,28 +154,51 @@ final class Scenarios {
             SwitchoverCost m = last.getSwitchoverCost();
             // the stop-and-copy's transfer: its whole pass minus its scan
             double sent = last.getDurationMs() - last.getScanNs() / 1e6;
-            System.out.println(fmt("| %d | %.1f → %.1f ms | %.1f → %.1f ms | %.1f → %.1f ms | %.1f → %.1f ms "
+            System.out.println(fmt("| %d | %.1f → %.1f ms | %.1f → %.1f ms (%d spans) | %.1f → %.1f ms | %.1f → %.1f ms | %.1f → %.1f ms "
                     + "| %.1f → %.1f ms | %.1f → %.1f ms | %.1f → %.1f ms | %.3f ms |", i + 1,
-                    decided.getPredictedTransferMs(), sent, p.getPauseMs(), m.getPauseMs(), p.getFinalScanMs(),
+                    decided.getPredictedTransferMs(), sent, decided.getPredictedWalkMs(),
+                    last.getTransferProfile().getPresentWalkMs(), last.getTransferProfile().getWalkedSpans(),
+                    p.getPauseMs(), m.getPauseMs(), p.getFinalScanMs(),
                     m.getFinalScanMs(), p.getControlRttMs(), m.getControlRttMs(), p.getTargetDrainMs(),
                     m.getTargetDrainMs(), p.getTargetResumeMs(), m.getTargetResumeMs(), p.getTotalMs(),
                     m.getTotalMs(), infos.get(i).getStats().getTargetClockOffsetMs()));
         }
         System.out.println();
-        System.out.println("Rounds of run 1:");
-        System.out.println();
-        printRounds(infos.get(0));
+        for (int i = 0; i < infos.size(); i++) {
+            System.out.println("Rounds of run " + (i + 1) + ":");
+            System.out.println();
+            printRounds(infos.get(i));
+        }
+    }
+
+    /**
+     * The prediction of the round that decided SWITCHOVER in the form it had before the
+     * present walk was modelled: its remaining dirty bytes (4 KiB pages here) at its whole
+     * send's bandwidth, plus the same fixed part.
+     */
+    private static double bytesOverBandwidthMs(MigrationInfo info) {
+        List<RoundRecord> rs = info.getRoundsList();
+        if (rs.size() < 2) {
+            return Double.NaN;
+        }
+        RoundRecord decided = rs.get(rs.size() - 2);
+        return decided.getRemainingDirtyPages() * PAGE * 1000.0 / decided.getBandwidthBytesPerS()
+                + decided.getSwitchoverCost().getTotalMs();
     }
 
     static void printRounds(MigrationInfo info) {
-        System.out.println("| round | duration | scan | dirty pages | sent pages | bandwidth | dirty rate | remaining | predicted | of which fixed | throttle | decision |");
-        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        System.out.println("| round | duration | scan | dirty pages | sent pages | bandwidth | dirty rate | remaining | predicted | of which fixed | throttle | decision "
+                + "| send | present walk (spans) | stream wait | batches |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         for (RoundRecord r : info.getRoundsList()) {
-            System.out.println(fmt("| %d | %d ms | %.2f ms | %d | %d | %.0f MB/s | %.0f pages/s | %d | %.1f ms | %.1f ms | %d %% | %s |",
+            TransferProfile t = r.getTransferProfile();
+            System.out.println(fmt("| %d | %d ms | %.2f ms | %d | %d | %.0f MB/s | %.0f pages/s | %d | %.1f ms | %.1f ms | %d %% | %s "
+                    + "| %.1f ms | %.1f ms (%d) | %.1f ms | %d |",
                     r.getRound(), r.getDurationMs(), r.getScanNs() / 1e6, r.getDirtyPages(), r.getSentPages(),
                     r.getBandwidthBytesPerS() / 1e6, r.getDirtyRatePagesPerS(), r.getRemainingDirtyPages(),
                     r.getPredictedDowntimeMs(), r.getSwitchoverCost().getTotalMs(), r.getThrottlePercent(),
-                    r.getDecision().name().replace("ROUND_DECISION_", "")));
+                    r.getDecision().name().replace("ROUND_DECISION_", ""), t.getSendMs(), t.getPresentWalkMs(),
+                    t.getWalkedSpans(), t.getStreamWaitMs(), t.getBatches()));
         }
         System.out.println();
     }

@@ -1,6 +1,7 @@
 package dev.livemig.migration.source;
 
 import dev.livemig.migration.MigrationControl.MigrationParameters;
+import dev.livemig.migration.MigrationControl.TransferProfile;
 import dev.livemig.migration.guest.Guest;
 import dev.livemig.migration.guest.GuestLayout;
 import dev.livemig.migration.guest.PageBitmap;
@@ -99,9 +100,27 @@ final class PageSender {
         }
     }
 
-    /** Counts of one {@link #sendPages} call. */
-    record Transfer(long pages, long zeroPages, long bytes, long nanos) {
+    /**
+     * Counts of one {@link #sendPages} call, and where its time went: {@code walkNanos} finding
+     * the present pages among those to send (PAGEMAP_SCAN over the spans that hold one),
+     * {@code waitNanos} waiting for the page stream to take a batch (its buffers were full:
+     * the transport or the target set the pace), {@code batches} handed over.
+     */
+    record Transfer(long pages, long zeroPages, long bytes, long nanos, long walkNanos, long waitNanos,
+                    long batches, long walkedSpans) {
+        /** Nothing sent, {@code nanos} spent. */
+        static Transfer none(long nanos) {
+            return new Transfer(0, 0, 0, nanos, 0, 0, 0, 0);
+        }
+
+        /** The record's form of where the time went. */
+        TransferProfile profile() {
+            return new TransferProfile(nanos / 1e6, walkNanos / 1e6, waitNanos / 1e6, batches, walkedSpans);
+        }
     }
+
+    /** Nanoseconds spent in the sink's onNext (waiting for room on the stream) since the sender was made. */
+    private long waitNanos;
 
     /**
      * Sends every page set in {@code pages} (clearing it there as it goes) as part of
@@ -117,7 +136,11 @@ final class PageSender {
         callSentPages = 0;
         callPlannedPages = pages.cardinality();
         callStartNanos = t0;
-        boolean[] present = PageChecksums.presentPages(guest.mm(), layout, pages);
+        long wait0 = waitNanos;
+        long seq0 = sequence;
+        PageChecksums.PresentWalk walk = PageChecksums.presentWalk(guest.mm(), layout, pages);
+        boolean[] present = walk.present();
+        long walked = System.nanoTime() - t0;
         for (int p = pages.nextSet(0); p >= 0; p = pages.nextSet(p + 1)) {
             if (cancelled.getAsBoolean()) {
                 throw new Cancelled();
@@ -136,7 +159,8 @@ final class PageSender {
             callSentPages++;
         }
         flush(roundComplete);
-        return new Transfer(totalPages - pages0, totalZeroPages - zero0, totalBytes - bytes0, System.nanoTime() - t0);
+        return new Transfer(totalPages - pages0, totalZeroPages - zero0, totalBytes - bytes0, System.nanoTime() - t0,
+                walked, waitNanos - wait0, sequence - seq0, walk.spans());
     }
 
     /** Tells the target to drop its copies of {@code pages} (post-copy discard). */
@@ -227,6 +251,7 @@ final class PageSender {
             data = new byte[0];
         }
         pace(b.wireBytes());
+        long w0 = System.nanoTime();
         try {
             sink.onNext(b);
         } catch (Cancelled e) {
@@ -235,6 +260,8 @@ final class PageSender {
             // the transport refused the batch because its call is gone (gRPC: CANCELLED, UNAVAILABLE)
             Throwable why = streamError.get();
             throw new StreamBroken(why != null ? why : e);
+        } finally {
+            waitNanos += System.nanoTime() - w0;
         }
         totalBytes += b.wireBytes();
     }

@@ -14,10 +14,11 @@ import dev.livemig.migration.tracker.DirtyTracker;
  * Pre-copy iteration (QEMU's ram_save_iterate with migration_bitmap_sync): round 0 sends
  * every populated page, each round then harvests the pages written meanwhile, which the
  * next round sends. A round's record holds what it sent, the scan that ended it, the
- * tracker's score against the guest's write log, the bandwidth measured, the dirty
- * memory left and the downtime a switchover would now cost: the dirty bytes at that
- * bandwidth plus the fixed cost of a switchover, measured in the round
- * ({@link SwitchoverCostMeter}). The stop-and-copy pass's record gets the fixed cost the
+ * tracker's score against the guest's write log, the bandwidth measured (and where the
+ * send's time went), the dirty memory left and the downtime a switchover would now cost:
+ * the final pass (its present-page walk over the spans of what is left, and the dirty
+ * bytes at the round's stream rate; {@link Convergence#predictTransfer}) plus the fixed
+ * cost of a switchover, measured in the round ({@link SwitchoverCostMeter}). The stop-and-copy pass's record gets the fixed cost the
  * switchover really had from its caller, once the target answered.
  *
  * <p>The dirty bitmap is the set of pages whose latest contents the target lacks. At
@@ -36,9 +37,12 @@ final class PrecopyEngine {
     private WriteLog.Score score = WriteLog.Score.NONE;
     private WriteLog.Score lastScore = WriteLog.Score.NONE;
     private double bandwidthBytesPerS;
+    /** The last round's walk cost per span and stream rate: what the prediction of the final pass uses. */
+    private Convergence.PassRate passRate = Convergence.PassRate.UNKNOWN;
     private final SwitchoverCostMeter meter;
     private double lastPredictedMs = Double.POSITIVE_INFINITY;
     private double lastPredictedTransferMs = Double.POSITIVE_INFINITY;
+    private double lastPredictedWalkMs;
     private int rounds;
 
     PrecopyEngine(Guest guest, MigrationParameters p, DirtyTracker tracker, PageSender sender,
@@ -86,16 +90,21 @@ final class PrecopyEngine {
         if (tr.bytes() > 0 && tr.nanos() > 0) {
             bandwidthBytesPerS = tr.bytes() * 1e9 / tr.nanos();
         }
+        passRate = Convergence.PassRate.measured(tr.bytes(), tr.nanos(), tr.walkNanos(), tr.walkedSpans(), passRate);
         // right behind the round's last batch, as the Switchover call would follow the final pass
         SwitchoverCostMeter.Sample sync = meter.sync(sender.batchesSent(), true);
         scan();
         long remaining = dirty.cardinality();
         long duration = System.nanoTime() - t0;
         SwitchoverCost fixed = meter.estimate(tracker.lastScanNs() / 1e6, sync);
-        double transfer = Convergence.predictTransferMs(guest.layout().bytesOf(dirty), bandwidthBytesPerS);
+        // the final pass walks the spans of what is left, not a share of this round's walk
+        Convergence.TransferPrediction pass = Convergence.predictTransfer(guest.layout().bytesOf(dirty),
+                PageChecksums.spansOf(guest.layout(), dirty), passRate);
+        double transfer = pass.totalMs();
         double predicted = transfer + fixed.totalMs();
         lastPredictedMs = predicted;
         lastPredictedTransferMs = transfer;
+        lastPredictedWalkMs = pass.walkMs();
         Convergence.Decision d = convergence.decide(round, remaining, predicted);
         if (d.decision() == RoundDecision.THROTTLE) {
             guest.setThrottlePercent(d.throttlePercent());
@@ -105,7 +114,7 @@ final class PrecopyEngine {
                 tr.pages(), tr.zeroPages(), tr.bytes(), (long) bandwidthBytesPerS,
                 remaining * 1e9 / Math.max(1, duration), remaining, predicted, d.decision(), d.reason(), throttle,
                 lastScore.truePositivePages(), lastScore.falsePositivePages(), lastScore.falseNegativePages(),
-                transfer, fixed);
+                transfer, fixed, tr.profile(), pass.walkMs());
     }
 
     /**
@@ -123,7 +132,7 @@ final class PrecopyEngine {
             PageBitmap stale = dirty.and(sender.sentOnce);
             sender.sendDiscards(stale, round);
             sender.flush(true);
-            tr = new PageSender.Transfer(0, 0, 0, System.nanoTime() - t0);
+            tr = PageSender.Transfer.none(System.nanoTime() - t0);
             remaining = dirtyPages;
         } else {
             sender.resetPacing();
@@ -136,7 +145,8 @@ final class PrecopyEngine {
                 tr.nanos() > 0 && tr.bytes() > 0 ? (long) (tr.bytes() * 1e9 / tr.nanos()) : 0,
                 0, remaining, lastPredictedMs, postcopy ? RoundDecision.POSTCOPY : RoundDecision.SWITCHOVER,
                 reason, guest.throttlePercent(), lastScore.truePositivePages(), lastScore.falsePositivePages(),
-                lastScore.falseNegativePages(), lastPredictedTransferMs, SwitchoverCost.NONE);
+                lastScore.falseNegativePages(), lastPredictedTransferMs, SwitchoverCost.NONE, tr.profile(),
+                lastPredictedWalkMs);
     }
 
     void updateParameters(MigrationParameters next) {

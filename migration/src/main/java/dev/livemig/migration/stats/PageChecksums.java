@@ -57,7 +57,41 @@ public final class PageChecksums {
      * most of the pass, and of the downtime.
      */
     public static boolean[] presentPages(MmStruct mm, GuestLayout layout, PageBitmap wanted) {
+        return presentWalk(mm, layout, wanted).present();
+    }
+
+    /** The presence of the wanted pages, and how many 2 MiB spans were walked to find it. */
+    public record PresentWalk(boolean[] present, long spans) {
+    }
+
+    /** {@link #presentPages(MmStruct, GuestLayout, PageBitmap)}, counting the spans walked. */
+    public static PresentWalk presentWalk(MmStruct mm, GuestLayout layout, PageBitmap wanted) {
         boolean[] out = new boolean[layout.pages()];
+        long spans = forEachSpanRange(layout, wanted,
+                (r, base, from, to) -> scanPresent(mm, r, base, from, to, out));
+        return new PresentWalk(out, spans);
+    }
+
+    /**
+     * How many 2 MiB spans {@link #presentWalk} would walk for {@code wanted}, without
+     * walking: what a pass over these pages will pay for finding the present ones, which
+     * follows the spans they are spread over rather than their number.
+     */
+    public static long spansOf(GuestLayout layout, PageBitmap wanted) {
+        return forEachSpanRange(layout, wanted, (r, base, from, to) -> { });
+    }
+
+    /** One range of adjacent spans of region {@code r} (first page {@code base}): [from, to). */
+    private interface SpanRange {
+        void accept(RegionLayout r, int base, long from, long to);
+    }
+
+    /**
+     * Calls {@code f} for each range of adjacent 2 MiB spans holding a wanted page, region
+     * by region (a range never crosses a region's end); returns the spans covered.
+     */
+    private static long forEachSpanRange(GuestLayout layout, PageBitmap wanted, SpanRange f) {
+        long spans = 0;
         for (int p = wanted.nextSet(0); p >= 0; ) {
             int ri = layout.regionOfPage(p);
             RegionLayout r = layout.regions().get(ri);
@@ -68,10 +102,11 @@ public final class PageChecksums {
                     && layout.regionOfPage(next) == ri && (layout.pageAddress(next) & -SPAN_BYTES) <= to) {
                 to = Math.min(r.endAddress(), (layout.pageAddress(next) & -SPAN_BYTES) + SPAN_BYTES);
             }
-            scanPresent(mm, r, layout.firstPage(ri), from, to, out);
+            f.accept(r, layout.firstPage(ri), from, to);
+            spans += (to - from + SPAN_BYTES - 1) / SPAN_BYTES;
             p = next;
         }
-        return out;
+        return spans;
     }
 
     /** The index of the page at {@code addr} in region {@code r} (first page {@code base}); may be past its end. */

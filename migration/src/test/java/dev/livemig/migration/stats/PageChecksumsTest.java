@@ -60,4 +60,32 @@ class PageChecksumsTest {
             assertTrue(checked > 0, "some wanted pages are present");
         }
     }
+
+    /**
+     * The walk of the wanted pages counts the 2 MiB spans it covered: adjacent spans walk as
+     * one range, and a span is counted once however many wanted pages it holds.
+     */
+    @Test
+    void presentWalk_countsTheSpansItCovered() {
+        try (Kernel k = new Kernel(new Kernel.Config());
+             Guest g = Guest.create(k, GuestSpec.builder()
+                     .region(new RegionSpec("anon", RegionKind.ANON, 16 * MIB, 1.0, 0.0))
+                     .seed(11).build())) {
+            GuestLayout layout = g.layout();
+            int perSpan = (int) (2 * MIB / 4096);
+            dev.livemig.migration.guest.PageBitmap wanted = new dev.livemig.migration.guest.PageBitmap(layout.pages());
+            wanted.set(3);                       // span 0
+            wanted.set(7);                       // span 0 again
+            wanted.set(perSpan + 1);             // span 1, adjacent: one range of two spans
+            wanted.set(5 * perSpan + 100);       // span 5 alone
+            wanted.set(7 * perSpan + perSpan - 1); // the last page of span 7
+            PageChecksums.PresentWalk w = PageChecksums.presentWalk(g.mm(), layout, wanted);
+            assertEquals(4, w.spans());
+            for (int i = wanted.nextSet(0); i >= 0; i = wanted.nextSet(i + 1)) {
+                assertTrue(w.present()[i], "populated page " + i);
+            }
+            assertEquals(0, PageChecksums.presentWalk(g.mm(), layout,
+                    new dev.livemig.migration.guest.PageBitmap(layout.pages())).spans());
+        }
+    }
 }

@@ -169,7 +169,15 @@ public final class MigrationControlCodec {
                 .setTrackerFalsePositivePages(r.trackerFalsePositivePages())
                 .setTrackerFalseNegativePages(r.trackerFalseNegativePages())
                 .setPredictedTransferMs(finite(r.predictedTransferMs()))
-                .setSwitchoverCost(switchoverCost(r.switchoverCost())).build();
+                .setSwitchoverCost(switchoverCost(r.switchoverCost()))
+                .setTransferProfile(transferProfile(r.transferProfile()))
+                .setPredictedWalkMs(finite(r.predictedWalkMs())).build();
+    }
+
+    public static dev.livemig.proto.v1.TransferProfile transferProfile(MigrationControl.TransferProfile t) {
+        return dev.livemig.proto.v1.TransferProfile.newBuilder().setSendMs(t.sendMs())
+                .setPresentWalkMs(t.presentWalkMs()).setStreamWaitMs(t.streamWaitMs()).setBatches(t.batches())
+                .setWalkedSpans(t.walkedSpans()).build();
     }
 
     public static dev.livemig.proto.v1.SwitchoverCost switchoverCost(MigrationControl.SwitchoverCost c) {
