@@ -18,8 +18,8 @@ import java.util.function.BooleanSupplier;
  * started to pay (a probe that runs out drops straight back to nothing), and a poll that
  * sees its wake-up, or a parked wait that ended within the full budget, restores it.
  *
- * <p>Off by default ({@code -Dlivemig.uffd.spinNanos=50000} turns it on with a 50 µs full
- * budget): in JMH a sync uffd-wp round trip drops from 8–40 µs to about 2 µs with it, but
+ * <p>For faulting threads off by default ({@code -Dlivemig.uffd.spinNanos=50000} turns it on
+ * with a 50 µs full budget; monitors poll by default, {@link #READER_MAX_NANOS}): in JMH a sync uffd-wp round trip drops from 8–40 µs to about 2 µs with it, but
  * in the trackers scenario (a vCPU and its monitor beside the engine's threads, on two
  * shared cores) the sync tracker's vCPU spent 14.0 µs of CPU per store with it against
  * 4.3 µs without, since polls that succeed only after the polling thread has slowed the
@@ -28,6 +28,14 @@ import java.util.function.BooleanSupplier;
  */
 final class AdaptiveSpin {
     static final long DEFAULT_MAX_NANOS = Long.getLong("livemig.uffd.spinNanos", 0);
+    /**
+     * The monitor's side: a reader that has just answered a fault polls for the next one
+     * before it sleeps, on by default with 20 µs. It spends the monitor's CPU, never a vCPU's
+     * (the faulting thread still parks), and saves the vCPU-to-monitor hand-off of a round
+     * trip. {@code -Dlivemig.uffd.readerSpinNanos=0} turns it off.
+     */
+    static final long READER_MAX_NANOS = Long.getLong("livemig.uffd.readerSpinNanos",
+            Math.max(DEFAULT_MAX_NANOS, 20_000));
     static final long MIN_NANOS = 1_000;
     static final int PROBE_EVERY = 64;
 

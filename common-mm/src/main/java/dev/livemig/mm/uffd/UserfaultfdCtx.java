@@ -445,7 +445,7 @@ public final class UserfaultfdCtx {
     /** The poll of a faulting thread (or event sender) before it parks in {@link #awaitWaiter}. */
     private final AdaptiveSpin waiterSpin = new AdaptiveSpin();
     /** The poll of a monitor in {@link #read} before it waits on {@link #changed}. */
-    private final AdaptiveSpin readerSpin = new AdaptiveSpin();
+    private final AdaptiveSpin readerSpin = new AdaptiveSpin(AdaptiveSpin.READER_MAX_NANOS);
 
     /** Wakes the readers (a message was queued, or the context released). Under {@link #lock}. */
     private void signalChanged() {
