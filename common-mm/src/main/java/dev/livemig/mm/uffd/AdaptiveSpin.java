@@ -27,15 +27,14 @@ import java.util.function.BooleanSupplier;
  * one context; races on it only change how long someone polls.
  */
 final class AdaptiveSpin {
-    static final long DEFAULT_MAX_NANOS = Long.getLong("livemig.uffd.spinNanos", 0);
+    static final long DEFAULT_MAX_NANOS = Long.getLong("livemig.uffd.spinNanos", 20_000);
     /**
      * The monitor's side: a reader that has just answered a fault polls for the next one
      * before it sleeps, on by default with 20 µs. It spends the monitor's CPU, never a vCPU's
      * (the faulting thread still parks), and saves the vCPU-to-monitor hand-off of a round
      * trip. {@code -Dlivemig.uffd.readerSpinNanos=0} turns it off.
      */
-    static final long READER_MAX_NANOS = Long.getLong("livemig.uffd.readerSpinNanos",
-            Math.max(DEFAULT_MAX_NANOS, 20_000));
+    static final long READER_MAX_NANOS = Long.getLong("livemig.uffd.readerSpinNanos", DEFAULT_MAX_NANOS);
     static final long MIN_NANOS = 1_000;
     static final int PROBE_EVERY = 64;
 
