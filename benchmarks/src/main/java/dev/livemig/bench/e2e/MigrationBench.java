@@ -201,7 +201,10 @@ public final class MigrationBench implements Callable<Integer> {
                 if (i == 1) {
                     migrate(n, spec, params.build());
                 } else {
-                    roundZeroThenCancel(n, spec, params.setManualRounds(true).build());
+                    // WAIT with a 1 ms limit: an idle guest would otherwise switch over after its
+                    // round 0, and the target keeps a guest that arrived
+                    roundZeroThenCancel(n, spec, params.setManualRounds(true).setDowntimeLimitMs(1)
+                            .setSwitchoverPolicy(dev.livemig.proto.v1.SwitchoverPolicy.SWITCHOVER_POLICY_WAIT).build());
                 }
                 long wall = System.nanoTime() - t0;
                 long jit = compilerNanos(Nodes.cpuNanosByThread(n.source))
@@ -229,8 +232,9 @@ public final class MigrationBench implements Callable<Integer> {
         n.control(600).runRound(dev.livemig.proto.v1.RunRoundRequest.newBuilder().setMigrationId(id).build());
         n.control(60).cancel(dev.livemig.proto.v1.CancelRequest.newBuilder().setMigrationId(id)
                 .setReason("warm-up done").build());
-        awaitEnd(n, id);
-        n.control(60).stopGuest(dev.livemig.proto.v1.StopGuestRequest.newBuilder().setGuestId(guest).build());
+        if (awaitEnd(n, id).getState() == MigrationState.MIGRATION_STATE_CANCELLED) {
+            n.control(60).stopGuest(dev.livemig.proto.v1.StopGuestRequest.newBuilder().setGuestId(guest).build());
+        }
     }
 
     /** Creates the guest, migrates it and returns the final info (throws if the migration failed). */

@@ -462,6 +462,18 @@ public abstract class AbstractMigrationE2ETest {
         assertEquals(MigrationState.CANCELLED, m.cancel("operator"));
         assertSourceIntact(m);
         assertThrows(IllegalStateException.class, m::runRound);
+        assertTargetDropped();
+    }
+
+    /**
+     * A cancelled migration ends on the target too, as a QEMU destination exits when the
+     * source closes the migration stream: the half-received guest's vCPU threads and frames
+     * go (regression: between manual rounds the target never heard of the cancel and kept
+     * every cancelled guest).
+     */
+    private void assertTargetDropped() throws InterruptedException {
+        waitUntil(() -> target.state() == IncomingMigration.State.FAILED, "the target's incoming migration failed");
+        waitUntil(() -> targetKernel.physMem().allocatedPages() == 0, "the target freed the cancelled guest's frames");
     }
 
     @Test
