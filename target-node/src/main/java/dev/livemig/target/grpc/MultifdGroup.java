@@ -24,6 +24,8 @@ final class MultifdGroup {
     private MessageSink<PageBatch> engine;
     private int completed;
     private boolean failed;
+    /** Why the group failed: a refusal is repeated to every call, so the source hears the refusal first. */
+    private Throwable failure;
 
     MultifdGroup(String id, int count, Runnable onEnd) {
         this.id = id;
@@ -83,6 +85,12 @@ final class MultifdGroup {
             public void onNext(PageBatch b) {
                 synchronized (MultifdGroup.this) {
                     if (failed) {
+                        if (failure instanceof IllegalArgumentException refused) {
+                            // the same refusal on this call too: otherwise the source could hear
+                            // this call's CANCELLED before the refused call's INVALID_ARGUMENT and
+                            // take a malformed batch for a broken connection (and reconnect)
+                            throw new IllegalArgumentException(refused.getMessage(), refused);
+                        }
                         throw Status.CANCELLED.withDescription("another page stream of multifd group " + id
                                 + " failed").asRuntimeException();
                     }
@@ -111,6 +119,7 @@ final class MultifdGroup {
                         return;
                     }
                     failed = true;
+                    failure = t;
                     e = engine;
                 }
                 onEnd.run();
