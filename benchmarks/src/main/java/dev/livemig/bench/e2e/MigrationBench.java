@@ -224,11 +224,21 @@ public final class MigrationBench implements Callable<Integer> {
         return n;
     }
 
+    /** Creates a guest on the pair's source; returns its id. */
+    private static String createGuest(Nodes n, GuestSpec spec) {
+        return n.control(600).createGuest(CreateGuestRequest.newBuilder().setSpec(spec).build()).getGuestId();
+    }
+
+    /** Starts a migration of {@code guest} to the pair's target; returns its id. */
+    private static String startMigration(Nodes n, String guest, MigrationParameters params) {
+        return n.control(60).startMigration(StartMigrationRequest.newBuilder().setGuestId(guest)
+                .setTargetAddress(n.targetAddress()).setParameters(params).build()).getMigrationId();
+    }
+
     /** Round 0 of a manual-rounds migration of a new guest, then a cancel, and the guest stopped on the source. */
     private static void roundZeroThenCancel(Nodes n, GuestSpec spec, MigrationParameters params) {
-        String guest = n.control(600).createGuest(CreateGuestRequest.newBuilder().setSpec(spec).build()).getGuestId();
-        String id = n.control(60).startMigration(StartMigrationRequest.newBuilder().setGuestId(guest)
-                .setTargetAddress(n.targetAddress()).setParameters(params).build()).getMigrationId();
+        String guest = createGuest(n, spec);
+        String id = startMigration(n, guest, params);
         n.control(600).runRound(dev.livemig.proto.v1.RunRoundRequest.newBuilder().setMigrationId(id).build());
         n.control(60).cancel(dev.livemig.proto.v1.CancelRequest.newBuilder().setMigrationId(id)
                 .setReason("warm-up done").build());
@@ -247,12 +257,11 @@ public final class MigrationBench implements Callable<Integer> {
      * from the start of the migration to its end (the guest's creation not included).
      */
     static MigrationInfo migrate(Nodes n, GuestSpec spec, MigrationParameters params, long[] cpuNanos) {
-        String guest = n.control(600).createGuest(CreateGuestRequest.newBuilder().setSpec(spec).build()).getGuestId();
+        String guest = createGuest(n, spec);
         long cpu0 = cpuNanos == null ? 0 : Nodes.cpuNanos(n.source) + Nodes.cpuNanos(n.target);
         java.util.Map<String, Long> src0 = Nodes.cpuNanosByThread(n.source);
         java.util.Map<String, Long> tgt0 = Nodes.cpuNanosByThread(n.target);
-        String id = n.control(60).startMigration(StartMigrationRequest.newBuilder().setGuestId(guest)
-                .setTargetAddress(n.targetAddress()).setParameters(params).build()).getMigrationId();
+        String id = startMigration(n, guest, params);
         MigrationInfo info = awaitEnd(n, id);
         if (cpuNanos != null) {
             cpuNanos[0] = Nodes.cpuNanos(n.source) + Nodes.cpuNanos(n.target) - cpu0;

@@ -75,7 +75,7 @@ final class PostcopyPageServer {
 
     /** A missing-page fault on the target: answer at once. */
     void onRequest(PageRequest r) {
-        runUrgent();
+        dev.livemig.migration.FaultPathPriority.runUrgent(); // this answers on the priority stream's transport thread
         lastRequestNanos = System.nanoTime();
         requests.incrementAndGet();
         int page = layout.pageIndex(r.address());
@@ -103,19 +103,6 @@ final class PostcopyPageServer {
         priorityPages.incrementAndGet();
         priorityBytes.addAndGet(d.data().length + 32L);
         requestLatency.recordNanos(EpochClock.nowNanos() - r.faultUnixNs());
-    }
-
-    /**
-     * Gives the thread that answers requests (the transport thread of the priority stream)
-     * precedence over the background push, as the target's fault path does (see
-     * PostcopyFaultHandler.runUrgent: effective with {@code -XX:ThreadPriorityPolicy=1} and
-     * CAP_SYS_NICE, a no-op otherwise).
-     */
-    private static void runUrgent() {
-        Thread t = Thread.currentThread();
-        if (t.getPriority() != Thread.MAX_PRIORITY) {
-            t.setPriority(Thread.MAX_PRIORITY);
-        }
     }
 
     /**

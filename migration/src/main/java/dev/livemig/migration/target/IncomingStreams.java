@@ -181,7 +181,7 @@ final class IncomingStreams {
                     // the requests a broken connection swallowed, or made before this start arrived
                     m.faults.requestOpenAgain();
                 } else if (msg instanceof PageData d) {
-                    PostcopyFaultHandler.runUrgent(); // the transport thread that installs answers
+                    dev.livemig.migration.FaultPathPriority.runUrgent(); // the transport thread that installs answers
                     m.placer.place(d.address(), d.pageSizeBytes(), d.flags(), d.crc32c(), d.data(), 0);
                     arrivedAfterSwitchover(m.guest.layout().pageIndex(d.address()));
                     maybeComplete(); // a resent page may be the last one missing

@@ -65,7 +65,7 @@ final class PostcopyFaultHandler implements Runnable {
 
     void start() {
         thread = new Thread(this, "postcopy-fault-" + guest.mm().pid());
-        thread.setPriority(Thread.MAX_PRIORITY); // see runUrgent
+        thread.setPriority(Thread.MAX_PRIORITY); // see FaultPathPriority
         thread.setDaemon(true);
         thread.start();
     }
@@ -236,23 +236,6 @@ final class PostcopyFaultHandler implements Runnable {
                 return;
             }
             java.util.concurrent.locks.LockSupport.parkNanos(Math.min(left, 50_000));
-        }
-    }
-
-    /**
-     * Gives the calling thread, a link of the fault path (this monitor, the transport thread
-     * that installs the answers), precedence over the background push and the guest's other
-     * work: on few shared cores a fault otherwise waits behind them for a time slice at every
-     * thread wake-up (QEMU's preempt channel has threads of its own for the same reason).
-     * The JVM maps the Java priority to the thread's nice value only with
-     * {@code -XX:ThreadPriorityPolicy=1}, and raising it (nice -5) needs CAP_SYS_NICE; without
-     * either this changes nothing. A Netty event loop keeps the priority afterwards, for
-     * every connection it serves (the page stream's too, should the two share a loop).
-     */
-    static void runUrgent() {
-        Thread t = Thread.currentThread();
-        if (t.getPriority() != Thread.MAX_PRIORITY) {
-            t.setPriority(Thread.MAX_PRIORITY);
         }
     }
 

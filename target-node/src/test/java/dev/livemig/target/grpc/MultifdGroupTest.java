@@ -10,12 +10,20 @@ import dev.livemig.migration.transport.PageTransfer.PushPagesAck;
 import dev.livemig.mm.Kernel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** The calls of one multifd group fail together, and with the same reason. */
 class MultifdGroupTest {
     private static PageBatch batch(long seq) {
         return new PageBatch("m", 0, seq, 4096, new long[0], new int[0], new int[0], new byte[0], false, 0, 0);
+    }
+
+    /** The sinks of the two calls of one multifd group. */
+    private static List<MessageSink<PageBatch>> twoCalls(IncomingMigration m) {
+        MultifdGroup g = new MultifdGroup("grp", 2, () -> { });
+        return List.of(g.join(m, MessageSink.<PushPagesAck>discarding()),
+                g.join(m, MessageSink.<PushPagesAck>discarding()));
     }
 
     /**
@@ -28,9 +36,9 @@ class MultifdGroupTest {
     void aRefusalOnOneCallIsTheRefusalOfEveryCall() {
         try (Kernel k = new Kernel()) {
             IncomingMigration m = new IncomingMigration(k);
-            MultifdGroup g = new MultifdGroup("grp", 2, () -> { });
-            MessageSink<PageBatch> first = g.join(m, MessageSink.<PushPagesAck>discarding());
-            MessageSink<PageBatch> second = g.join(m, MessageSink.<PushPagesAck>discarding());
+            List<MessageSink<PageBatch>> calls = twoCalls(m);
+            MessageSink<PageBatch> first = calls.get(0);
+            MessageSink<PageBatch> second = calls.get(1);
             first.onError(new IllegalArgumentException("address 0x0 is outside the guest"));
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> second.onNext(batch(1)));
             assertEquals("address 0x0 is outside the guest", e.getMessage());
@@ -42,9 +50,9 @@ class MultifdGroupTest {
     void aBrokenCallCancelsTheOthers() {
         try (Kernel k = new Kernel()) {
             IncomingMigration m = new IncomingMigration(k);
-            MultifdGroup g = new MultifdGroup("grp", 2, () -> { });
-            MessageSink<PageBatch> first = g.join(m, MessageSink.<PushPagesAck>discarding());
-            MessageSink<PageBatch> second = g.join(m, MessageSink.<PushPagesAck>discarding());
+            List<MessageSink<PageBatch>> calls = twoCalls(m);
+            MessageSink<PageBatch> first = calls.get(0);
+            MessageSink<PageBatch> second = calls.get(1);
             first.onError(Status.UNAVAILABLE.asRuntimeException());
             StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> second.onNext(batch(1)));
             assertEquals(Status.Code.CANCELLED, e.getStatus().getCode());
