@@ -222,10 +222,21 @@ public final class GrpcPageChannel implements PageChannel {
      * The engine tells a target's refusal (INVALID_ARGUMENT: a batch it would not take) from
      * a broken connection (every other status), since only the latter is worth a reconnect.
      */
-    static Throwable refusalOrBreak(Throwable t) {
+    /**
+     * What a send throws once its call failed: the refusal as a refusal, whichever of the
+     * sending thread and the ack observer hears of it first (regression: a sender that saw
+     * the INVALID_ARGUMENT before the observer had passed it on reported a broken stream,
+     * and the engine reconnected instead of failing with the target's reason).
+     */
+    static RuntimeException sendFailure(Throwable t) {
         Status s = Status.fromThrowable(t);
         return s.getCode() == Status.Code.INVALID_ARGUMENT
-                ? new dev.livemig.migration.transport.PageTransfer.Refused(s.getDescription(), t) : t;
+                ? new dev.livemig.migration.transport.PageTransfer.Refused(s.getDescription(), t) : s.asRuntimeException();
+    }
+
+    static Throwable refusalOrBreak(Throwable t) {
+        RuntimeException f = sendFailure(t);
+        return f instanceof dev.livemig.migration.transport.PageTransfer.Refused ? f : t;
     }
 
     /** The PushPages call: a page sink that waits for the call to be ready, and the observer of the ack. */
@@ -288,7 +299,7 @@ public final class GrpcPageChannel implements PageChannel {
                 lock.unlock();
             }
             if (failure != null) {
-                throw Status.fromThrowable(failure).asRuntimeException();
+                throw sendFailure(failure);
             }
             call.onNext(p);
         }

@@ -141,7 +141,7 @@ final class MultifdPush implements MessageSink<PageBatch> {
     private void checkFailure() {
         Throwable t = failure;
         if (t != null) {
-            throw Status.fromThrowable(t).asRuntimeException();
+            throw GrpcPageChannel.sendFailure(t);
         }
     }
 
