@@ -86,8 +86,10 @@ public final class SourceNode implements AutoCloseable {
      * messages as large as a page batch or a received bitmap can be.
      */
     public static ManagedChannel dialOverNetty(String target) {
+        // no gRPC retries: the engine resends what a broken stream lost by batch sequence,
+        // and a retry buffer would keep each sent batch (and its reused page array) for a replay
         return Grpc.newChannelBuilder(target, InsecureChannelCredentials.create())
-                .maxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES).build();
+                .maxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES).disableRetry().build();
     }
 
     public SourceNode start() throws IOException {

@@ -6,6 +6,7 @@ import dev.livemig.migration.guest.Guest;
 import dev.livemig.migration.guest.GuestLayout;
 import dev.livemig.migration.guest.PageBitmap;
 import dev.livemig.migration.stats.PageChecksums;
+import dev.livemig.migration.transport.BatchBuffers;
 import dev.livemig.migration.transport.MessageSink;
 import dev.livemig.migration.transport.PageTransfer;
 import dev.livemig.migration.transport.PageTransfer.PageBatch;
@@ -57,7 +58,7 @@ final class PageSender {
      * The pages with data of the batch being built, read straight from guest memory into
      * place and handed over with the batch: no per-page buffer, no copy into a stream.
      */
-    private byte[] data = new byte[0];
+    private byte[] data = EMPTY;
     private int dataLen;
 
     private static final byte[] EMPTY = new byte[0];
@@ -190,7 +191,7 @@ final class PageSender {
     private void addPage(int p, boolean present, int extraFlags) {
         startPage(p);
         if (data.length < pagesPerBatch(curSize) * curSize) {
-            data = new byte[pagesPerBatch(curSize) * curSize];
+            data = BatchBuffers.SEND.take(pagesPerBatch(curSize) * curSize);
         }
         long addr = layout.pageAddress(p);
         boolean zero = !present || PageChecksums.read(guest.mm(), addr, curSize, data, dataLen);
@@ -228,27 +229,23 @@ final class PageSender {
             return;
         }
         checkStream();
-        // a full buffer goes as it is (and a fresh one is allocated for the next batch); a
-        // partly filled one, the end of a round, is copied so the buffer can be used again
-        byte[] payload;
-        if (dataLen == 0) {
-            payload = EMPTY;
-        } else if (dataLen * 4L >= data.length * 3L) {
-            payload = data;
-            data = new byte[0];
-        } else {
-            payload = java.util.Arrays.copyOf(data, dataLen);
-        }
+        // the buffer goes with the batch, whole: a transport that copies the batch out gives
+        // it back to BatchBuffers.SEND (gRPC, once serialised), one that hands the batch
+        // itself on (in memory) lets the receiver keep it; the next batch takes another
+        byte[] payload = dataLen == 0 ? EMPTY : data;
         PageBatch b = new PageBatch(migrationId, curRound, sequence++, curSize == 0 ? 4096 : curSize,
                 java.util.Arrays.copyOf(addrs, n), java.util.Arrays.copyOf(flags, n),
                 java.util.Arrays.copyOf(crcs, n), payload, roundComplete, 0, dataLen);
+        if (dataLen > 0) {
+            data = EMPTY;
+        }
         n = 0;
         dataLen = 0;
         if (roundComplete) {
-            // a finished migration is kept for GetInfo, and with it this sender: a buffer of up
-            // to 16 MiB (eight hugetlb pages) a migration is a leak once a node has done a few
-            // dozen; one allocation a round is cheap
-            data = new byte[0];
+            // a finished migration is kept for GetInfo, and with it this sender: no buffer of
+            // up to 16 MiB (eight hugetlb pages) stays with it
+            BatchBuffers.SEND.give(data);
+            data = EMPTY;
         }
         pace(b.wireBytes());
         long w0 = System.nanoTime();

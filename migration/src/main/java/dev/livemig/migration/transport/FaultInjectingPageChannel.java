@@ -303,6 +303,9 @@ public final class FaultInjectingPageChannel implements PageChannel {
             if (f == Fault.MALFORM) {
                 m = (T) malform((PageBatch) m);
             }
+            // a duplicate is bytes of its own, as on a wire: the sender may reuse the batch's
+            // array once the first copy is sent (BatchBuffers)
+            T twice = f == Fault.DUPLICATE ? duplicate(m) : null;
             T before;
             synchronized (this) {
                 if (f == Fault.REORDER && held == null) {
@@ -316,8 +319,8 @@ public final class FaultInjectingPageChannel implements PageChannel {
             if (before != null) {
                 deliver(before);
             }
-            if (f == Fault.DUPLICATE) {
-                deliver(m);
+            if (twice != null) {
+                deliver(twice);
             }
         }
 
@@ -399,7 +402,18 @@ public final class FaultInjectingPageChannel implements PageChannel {
         long[] addrs = b.addresses().clone();
         addrs[0] = 0;
         return new PageBatch(b.migrationId(), b.round(), b.sequence(), b.pageSizeBytes(), addrs, b.flags(),
-                b.crc32c(), b.data(), b.roundComplete());
+                b.crc32c(), b.data(), b.roundComplete(), b.dataOffset(), b.dataLength());
+    }
+
+    /** A page batch with its page data in an array of its own; any other message as it is. */
+    @SuppressWarnings("unchecked")
+    static <T> T duplicate(T m) {
+        if (!(m instanceof PageBatch b)) {
+            return m;
+        }
+        byte[] data = java.util.Arrays.copyOfRange(b.data(), b.dataOffset(), b.dataOffset() + b.dataLength());
+        return (T) new PageBatch(b.migrationId(), b.round(), b.sequence(), b.pageSizeBytes(), b.addresses(),
+                b.flags(), b.crc32c(), data, b.roundComplete());
     }
 
     static PageData corrupt(PageData d) {

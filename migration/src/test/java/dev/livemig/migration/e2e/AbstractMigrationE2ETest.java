@@ -281,7 +281,7 @@ public abstract class AbstractMigrationE2ETest {
         assertMigratedFaithfullyIdle(m);
     }
 
-    private void assertMigratedFaithfullyIdle(OutgoingMigration m) {
+    protected void assertMigratedFaithfullyIdle(OutgoingMigration m) {
         MigrationStats st = m.stats();
         assertEquals(0, st.verifyMismatchPages());
         assertEquals(source.layout().pages(), st.verifiedPages());

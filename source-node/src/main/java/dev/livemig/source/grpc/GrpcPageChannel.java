@@ -1,5 +1,6 @@
 package dev.livemig.source.grpc;
 
+import dev.livemig.migration.transport.BatchBuffers;
 import dev.livemig.migration.transport.MessageSink;
 import dev.livemig.migration.transport.PageChannel;
 import dev.livemig.migration.transport.PageTransfer;
@@ -124,7 +125,7 @@ public final class GrpcPageChannel implements PageChannel {
         }
         PushStream push = new PushStream(ack);
         PageTransferGrpc.PageTransferStub s = stub;
-        detached(() -> s.pushPages(push.responses));
+        detached(() -> SerialisedBatches.pushPages(s, push.responses));
         return push;
     }
 
@@ -302,6 +303,9 @@ public final class GrpcPageChannel implements PageChannel {
                 throw sendFailure(failure);
             }
             call.onNext(p);
+            if (SerialisedBatches.copiedOut()) {
+                BatchBuffers.SEND.give(batch.data()); // gRPC holds a copy now; the sender may reuse the array
+            }
         }
 
         @Override

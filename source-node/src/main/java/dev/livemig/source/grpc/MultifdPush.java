@@ -63,7 +63,7 @@ final class MultifdPush implements MessageSink<PageBatch> {
             PageTransferGrpc.PageTransferStub stub =
                     stubs.get(i).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
             GrpcPageChannel.PushStream ps = new GrpcPageChannel.PushStream(m.ackOf(i));
-            GrpcPageChannel.detached(() -> stub.pushPages(ps.responses));
+            GrpcPageChannel.detached(() -> SerialisedBatches.pushPages(stub, ps.responses));
             m.streams.add(ps);
         }
         for (int i = 0; i < n; i++) {

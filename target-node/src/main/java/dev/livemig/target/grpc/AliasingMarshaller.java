@@ -1,9 +1,11 @@
 package dev.livemig.target.grpc;
 
 import com.google.protobuf.CodedInputStream;
+import dev.livemig.migration.transport.BatchBuffers;
 import com.google.protobuf.ExtensionRegistryLite;
 import com.google.protobuf.Message;
 import com.google.protobuf.Parser;
+import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.KnownLength;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerMethodDefinition;
@@ -19,7 +21,8 @@ import java.io.InputStream;
  * with aliasing: a {@code bytes} field is a view of that array, not a copy of it. For a
  * PageBatch the page data then reaches the engine with one copy (from the transport's
  * buffers into the array) instead of three (into gRPC's parse buffer, into the ByteString,
- * into the engine's array), and no batch-sized garbage besides the one array.
+ * into the engine's array), and no batch-sized garbage: the array comes from
+ * {@link BatchBuffers#RECEIVE} and goes back once the engine has placed the batch.
  *
  * <p>Serialising is the stock marshaller's.
  */
@@ -38,6 +41,23 @@ final class AliasingMarshaller<T extends Message> implements MethodDescriptor.Ma
         return stock.stream(value);
     }
 
+    /**
+     * The array this thread parsed its last message into, until {@link #recycleParsed}:
+     * gRPC hands a parsed message to the call's listener on the thread that parsed it, and
+     * the engine places a batch before its {@code onNext} returns, so the array is free again
+     * then.
+     */
+    private static final ThreadLocal<byte[]> PARSED = new ThreadLocal<>();
+
+    /** After the message this thread parsed last was handled and is referenced no more: its array is reused. */
+    static void recycleParsed() {
+        byte[] b = PARSED.get();
+        if (b != null) {
+            PARSED.remove();
+            BatchBuffers.RECEIVE.give(b);
+        }
+    }
+
     @Override
     public T parse(InputStream stream) {
         if (!(stream instanceof KnownLength)) {
@@ -45,7 +65,8 @@ final class AliasingMarshaller<T extends Message> implements MethodDescriptor.Ma
         }
         try {
             int size = stream.available();
-            byte[] buf = new byte[size];
+            byte[] buf = BatchBuffers.RECEIVE.take(size);
+            PARSED.set(buf);
             int got = 0;
             while (got < size) {
                 int n = stream.read(buf, got, size - got);
@@ -54,7 +75,10 @@ final class AliasingMarshaller<T extends Message> implements MethodDescriptor.Ma
                 }
                 got += n;
             }
-            CodedInputStream in = CodedInputStream.newInstance(buf, 0, size);
+            // through a ByteString: only an input protobuf knows to be immutable aliases its
+            // array (CodedInputStream.newInstance(byte[], ...) copies every bytes field even
+            // with aliasing enabled); nothing writes buf while the message lives
+            CodedInputStream in = UnsafeByteOperations.unsafeWrap(buf, 0, size).newCodedInput();
             in.enableAliasing(true);
             in.setSizeLimit(Integer.MAX_VALUE);
             T message = parser.parseFrom(in, ExtensionRegistryLite.getEmptyRegistry());

@@ -261,7 +261,11 @@ public final class PageTransferService extends PageTransferGrpc.PageTransferImpl
                 if (!id.isEmpty() && !id.equals(boundId)) {
                     throw new IllegalArgumentException("message for migration " + id + " on the stream of " + boundId);
                 }
-                engine.onNext(decode.apply(message));
+                try {
+                    engine.onNext(decode.apply(message));
+                } finally {
+                    AliasingMarshaller.recycleParsed(); // placed (or refused): nothing holds its array now
+                }
                 afterMessage.run();
             } catch (RuntimeException e) {
                 // a malformed message, or one the engine refused before changing anything:
