@@ -110,12 +110,18 @@ final class PostcopyFaultHandler implements Runnable {
         }
     }
 
+    /** Read buffer of {@link #onWriteProtectFault}, which only the fault thread runs. */
+    private byte[] wpScratch = new byte[0];
+
     private void onWriteProtectFault(int page) {
         long addr = layout.pageAddress(page);
         int size = (int) layout.pageSize(page);
         wpFaults.incrementAndGet();
         if (!dirtied.get(page)) {
-            crcAtFirstWrite[page] = PageChecksums.crc(guest.mm(), addr, size, new byte[size]);
+            if (wpScratch.length < size) {
+                wpScratch = new byte[size]; // one per fault thread: a 2 MiB page each fault was a humongous array
+            }
+            crcAtFirstWrite[page] = PageChecksums.crc(guest.mm(), addr, size, wpScratch);
             dirtied.set(page);
         }
         ctx.writeprotect(addr, size, 0);
