@@ -204,6 +204,9 @@ public final class MmVerify {
         long frames = pm.reservedBytes() >>> PAGE_SHIFT;
         long referencedFrames = 0;
         for (long pfn = 0; pfn < frames; pfn++) {
+            if (Folio.isBuddy(pm, pfn)) {
+                continue; // free, on the 4 KiB free stack
+            }
             long head = Folio.head(pm, pfn);
             if (Folio.isZero(pm, head)) {
                 continue;

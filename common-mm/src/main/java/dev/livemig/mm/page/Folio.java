@@ -20,6 +20,9 @@ package dev.livemig.mm.page;
  *   DRT             (head) folio_test_dirty()
  *   order           (head) log2 of the page count (0 or 9)
  *   entire_mapcount (head) PMD / hugetlb mappings of the whole folio
+ *
+ *   A free frame's word is 0, or BUDDY (bit 63) while it is on the 4 KiB free stack:
+ *   PageBuddy(), a page type that shares its space with the mapcounts, as in the kernel
  * </pre>
  */
 public final class Folio {
@@ -40,6 +43,8 @@ public final class Folio {
     static final int ENTIRE_SHIFT = 52;
     static final long ENTIRE_ONE = 1L << ENTIRE_SHIFT;
     static final long ENTIRE_MASK = 0xFFFL << ENTIRE_SHIFT;
+    /** A free 4 KiB frame listed on PhysMem's free stack (the whole word: nothing else is set). */
+    static final long BUDDY = 1L << 63;
     static final long HEAD_ONLY_FLAGS = ANON | HUGETLB | ZERO | PAGECACHE | DIRTY;
 
     private Folio() {
@@ -102,6 +107,11 @@ public final class Folio {
 
     public static boolean isZero(PhysMem pm, long head) {
         return test(pm, head, ZERO);
+    }
+
+    /** PageBuddy(): a free 4 KiB frame on the free stack (its word is nothing else). */
+    public static boolean isBuddy(PhysMem pm, long pfn) {
+        return pm.meta(pfn) == BUDDY;
     }
 
     public static boolean anonExclusive(PhysMem pm, long pfn) {

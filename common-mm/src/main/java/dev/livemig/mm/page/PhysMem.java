@@ -13,7 +13,9 @@ import sun.misc.Unsafe;
  * <p>Frames live off-heap, 4 KiB each at {@code pfn * 4096} within 2 MiB chunks that are
  * allocated on first use and never returned to the OS (like memory hot-add). Freed
  * frames go back to free lists: order-0 frames to a stack, order-9 (2 MiB) blocks to a
- * block list. Per-frame metadata ({@code struct page}) is one {@code long} per pfn; see
+ * block list, and a chunk whose frames are all free again is merged back into a block, so
+ * that small frames scattered over many chunks do not keep huge allocations from reusing
+ * them (without the merge the arena grew with every wave of guests). Per-frame metadata ({@code struct page}) is one {@code long} per pfn; see
  * {@link Folio} for its layout. Nothing is allocated per page on the Java heap.
  *
  * <p>Metadata updates are atomic ({@link VarHandle} on the meta arrays) because one
@@ -31,8 +33,18 @@ public final class PhysMem implements AutoCloseable {
     private long[] chunkBase = new long[16];
     private long[][] meta = new long[16][];
     private int chunks;
+    /**
+     * The free 4 KiB frames, a stack of pfns. An entry counts only while its frame's word is
+     * {@link Folio#BUDDY} (PageBuddy: free and listed): a chunk whose 512 frames are all free again goes back to
+     * {@link #freeBlocks} whole (the buddy allocator's merge, __free_one_page()), and its
+     * entries here go stale in place rather than being searched out; popping skips them.
+     */
     private int[] freeSmall = new int[1024];
     private int freeSmallTop;
+    /** Per chunk, how many of its frames are free and listed. */
+    private int[] chunkSmallFree = new int[16];
+    /** Listed small frames; the rest of {@link #freeSmallTop} is stale. */
+    private long smallFreeFrames;
     private int[] freeBlocks = new int[16];
     private int freeBlocksTop;
     private long allocatedPages;
@@ -81,6 +93,7 @@ public final class PhysMem implements AutoCloseable {
         if (chunks == chunkBase.length) {
             chunkBase = Arrays.copyOf(chunkBase, chunks * 2);
             meta = Arrays.copyOf(meta, chunks * 2);
+            chunkSmallFree = Arrays.copyOf(chunkSmallFree, chunks * 2);
         }
         // not zeroed here: every allocation zeroes what it hands out (or is overwritten whole)
         long base = UNSAFE.allocateMemory(CHUNK_BYTES);
@@ -91,9 +104,61 @@ public final class PhysMem implements AutoCloseable {
 
     private void pushSmall(int pfn) {
         if (freeSmallTop == freeSmall.length) {
-            freeSmall = Arrays.copyOf(freeSmall, freeSmallTop * 2);
+            if (freeSmallTop - smallFreeFrames > freeSmallTop / 2) {
+                compactSmall();
+            } else {
+                freeSmall = Arrays.copyOf(freeSmall, freeSmallTop * 2);
+            }
         }
         freeSmall[freeSmallTop++] = pfn;
+        setMeta(pfn, Folio.BUDDY);
+        chunkSmallFree[pfn >>> 9]++;
+        smallFreeFrames++;
+    }
+
+    /** The next listed small frame, skipping stale entries; -1 if none. */
+    private long popSmall() {
+        while (freeSmallTop > 0) {
+            int pfn = freeSmall[--freeSmallTop];
+            if (meta(pfn) == Folio.BUDDY) {
+                setMeta(pfn, 0); // a stale duplicate of it deeper down is not listed now
+                chunkSmallFree[pfn >>> 9]--;
+                smallFreeFrames--;
+                return pfn;
+            }
+        }
+        return -1;
+    }
+
+    /** A chunk of free frames only: back to the free blocks whole, its stack entries stale. */
+    private void mergeChunk(int chunk) {
+        Arrays.fill(meta[chunk], 0L);
+        chunkSmallFree[chunk] = 0;
+        smallFreeFrames -= CHUNK_PAGES;
+        pushBlock(chunk * CHUNK_PAGES);
+    }
+
+    /** Drops the stale entries of {@link #freeSmall} (and duplicates), keeping the stack's order. */
+    private void compactSmall() {
+        long[] seen = new long[(chunks * CHUNK_PAGES + 63) / 64];
+        int out = 0;
+        for (int i = 0; i < freeSmallTop; i++) {
+            int pfn = freeSmall[i];
+            long bit = 1L << pfn;
+            if (meta(pfn) == Folio.BUDDY && (seen[pfn >>> 6] & bit) == 0) {
+                seen[pfn >>> 6] |= bit;
+                freeSmall[out++] = pfn;
+            }
+        }
+        // a duplicate kept only its lowest entry: LIFO order differs from before for those alone
+        freeSmallTop = out;
+    }
+
+    private void pushBlock(long pfn) {
+        if (freeBlocksTop == freeBlocks.length) {
+            freeBlocks = Arrays.copyOf(freeBlocks, freeBlocksTop * 2);
+        }
+        freeBlocks[freeBlocksTop++] = (int) pfn;
     }
 
     /**
@@ -134,13 +199,14 @@ public final class PhysMem implements AutoCloseable {
         }
         long pfn;
         if (order == 0) {
-            if (freeSmallTop == 0) {
+            pfn = popSmall();
+            if (pfn < 0) {
                 long base = freeBlocksTop > 0 ? freeBlocks[--freeBlocksTop] : newChunk();
                 for (int i = CHUNK_PAGES - 1; i >= 0; i--) {
                     pushSmall((int) (base + i));
                 }
+                pfn = popSmall();
             }
-            pfn = freeSmall[--freeSmallTop];
         } else if (order == MmConstants.HPAGE_PMD_ORDER) {
             pfn = freeBlocksTop > 0 ? freeBlocks[--freeBlocksTop] : newChunk();
         } else {
@@ -161,15 +227,12 @@ public final class PhysMem implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("physical memory released");
         }
-        long free = freeSmallTop + (long) freeBlocksTop * CHUNK_PAGES;
+        long free = smallFreeFrames + (long) freeBlocksTop * CHUNK_PAGES;
         long touched = 0;
         while (free < pages) {
             long base = newChunk();
             UNSAFE.setMemory(address(base), CHUNK_BYTES, (byte) 0);
-            if (freeBlocksTop == freeBlocks.length) {
-                freeBlocks = Arrays.copyOf(freeBlocks, freeBlocksTop * 2);
-            }
-            freeBlocks[freeBlocksTop++] = (int) base;
+            pushBlock(base);
             free += CHUNK_PAGES;
             touched += CHUNK_BYTES;
         }
@@ -187,11 +250,11 @@ public final class PhysMem implements AutoCloseable {
         }
         if (order == 0) {
             pushSmall((int) pfn);
-        } else {
-            if (freeBlocksTop == freeBlocks.length) {
-                freeBlocks = Arrays.copyOf(freeBlocks, freeBlocksTop * 2);
+            if (chunkSmallFree[(int) (pfn >>> 9)] == CHUNK_PAGES) {
+                mergeChunk((int) (pfn >>> 9));
             }
-            freeBlocks[freeBlocksTop++] = (int) pfn;
+        } else {
+            pushBlock(pfn);
         }
         allocatedPages -= n;
     }
@@ -213,7 +276,7 @@ public final class PhysMem implements AutoCloseable {
     public synchronized long heapBytes() {
         return chunks * arrayBytes(CHUNK_PAGES, 8) + arrayBytes(chunkBase.length, 8)
                 + arrayBytes(meta.length, JAVA_REF) + arrayBytes(freeSmall.length, 4)
-                + arrayBytes(freeBlocks.length, 4);
+                + arrayBytes(freeBlocks.length, 4) + arrayBytes(chunkSmallFree.length, 4);
     }
 
     /** Heap size of a Java array: a 16-byte header, then the elements, padded to 8 bytes. */
