@@ -25,15 +25,17 @@ import java.util.List;
 record PassRate(double walkNsPerSpan, double lookupNsPerPage, List<StreamSample> recent) {
     /**
      * Rounds whose stream the estimate pools at most, and only while they ran with the vCPUs
-     * held back as in the last one. The rounds measured (17 runs of the downtime scenario,
+     * held back as in the last one. The rounds measured (26 runs of the downtime scenario,
      * docs/benchmarks.md, "Downtime vs prediction") say why: the stream's rate rises from
      * round to round as auto-converge throttles the vCPUs harder and they leave more of the
-     * cores to it (round 1 at 20 % ran at 119-345 MB/s, the last round at 40-50 % at
-     * 199-528 MB/s), and the final pass, with the vCPUs stopped, ran faster again. Pooling the
-     * last two or three rounds across a throttle step put the final pass's stream 48-62 %
-     * faster than predicted on average (rms error 85-90 %), against 13 % (rms 48 %) from the
-     * last round alone. Rounds under the same throttle (WAIT or FORCE, a dirty limit once
-     * set) share the vCPUs' demand, and pooling them smooths a short round's swing.
+     * two cores to it (round 1, at 20 %, streamed at 101-399 MB/s; the round that decided
+     * the switchover, at 30-80 %, at 199-528 MB/s, faster in 22 of the 26 runs), and the
+     * final pass, vCPUs stopped, is as likely faster than that round as slower (13 of 26).
+     * Pooled across throttle steps, the last two or three rounds put the final pass's stream
+     * 34-46 % faster than predicted on average (rms error 71-74 %), an EWMA weighted by round
+     * duration (0.5-2 s) 25-35 % (rms 57-60 %), the last round alone 7 % (rms 41 %). Rounds
+     * under one throttle (WAIT or FORCE, a dirty limit once set) share the vCPUs' demand, and
+     * pooling them smooths a short round's swing; no scenario measured here has such rounds.
      */
     static final int STREAM_WINDOW = 3;
 

@@ -118,9 +118,8 @@ public final class PageChecksums {
      * consecutive wanted pages, starting at even intervals through the guest: what a pass
      * that walks measures of the other method, so that the next pass can choose between them.
      * Consecutive wanted pages, because that is how a pass looks its pages up: a run has the
-     * pass's own density of pages per page table, and so its cache behaviour (a sample spread
-     * a page per table came out at up to three times the cost per page of the passes that
-     * then looked up 20 000-100 000 pages). The shortest round, because a short sample is easily stretched
+     * pass's own density of pages per page table, where a sample spread over the guest would
+     * touch a new page table with every lookup. The shortest round, because a short sample is easily stretched
      * many times over by one preemption on a loaded machine, which would rule the lookups
      * out for the rest of the migration.
      */
