@@ -200,24 +200,26 @@ public final class MigrationControl {
                               long trackerTruePositivePages, long trackerFalsePositivePages,
                               long trackerFalseNegativePages, double predictedTransferMs,
                               SwitchoverCost switchoverCost, TransferProfile transferProfile,
-                              double predictedWalkMs) {
+                              double predictedWalkMs, double predictedLookupMs, double predictedStreamBytesPerS) {
         /** The same round with the switchover's own measurement of its fixed cost. */
         public RoundRecord withSwitchoverCost(SwitchoverCost c) {
             return new RoundRecord(round, startMs, durationMs, scanNs, dirtyPages, sentPages, zeroPages, bytesSent,
                     bandwidthBytesPerS, dirtyRatePagesPerS, remainingDirtyPages, predictedDowntimeMs, decision,
                     reason, throttlePercent, trackerTruePositivePages, trackerFalsePositivePages,
-                    trackerFalseNegativePages, predictedTransferMs, c, transferProfile, predictedWalkMs);
+                    trackerFalseNegativePages, predictedTransferMs, c, transferProfile, predictedWalkMs,
+                    predictedLookupMs, predictedStreamBytesPerS);
         }
     }
 
     /**
      * livemig.v1.TransferProfile: where a round's page sending spent its time on the source
      * ({@code sendMs} in all, of which the present-page walk over {@code walkedSpans} 2 MiB
-     * spans and the waits for room on the page stream).
+     * spans or the lookup of {@code lookedUpPages} pages one by one, and the waits for room
+     * on the page stream).
      */
     public record TransferProfile(double sendMs, double presentWalkMs, double streamWaitMs, long batches,
-                                  long walkedSpans) {
-        public static final TransferProfile NONE = new TransferProfile(0, 0, 0, 0, 0);
+                                  long walkedSpans, double presentLookupMs, long lookedUpPages) {
+        public static final TransferProfile NONE = new TransferProfile(0, 0, 0, 0, 0, 0, 0);
     }
 
     /**

@@ -140,9 +140,9 @@ final class Scenarios {
         System.out.println("The prediction's parts (the round that decided SWITCHOVER) against the switchover's "
                 + "(the stop-and-copy round), predicted → measured:");
         System.out.println();
-        System.out.println("| run | transfer | of which walk | pause | final scan | round trip | target drain | target resume | "
-                + "fixed total | target clock offset |");
-        System.out.println("|---|---|---|---|---|---|---|---|---|---|");
+        System.out.println("| run | transfer | of which walk | of which lookups | stream rate | pause | final scan | round trip "
+                + "| target drain | target resume | fixed total | target clock offset | stop-and-copy began (UTC) |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         for (int i = 0; i < infos.size(); i++) {
             List<RoundRecord> rs = infos.get(i).getRoundsList();
             if (rs.size() < 2) {
@@ -154,14 +154,22 @@ final class Scenarios {
             SwitchoverCost m = last.getSwitchoverCost();
             // the stop-and-copy's transfer: its whole pass minus its scan
             double sent = last.getDurationMs() - last.getScanNs() / 1e6;
-            System.out.println(fmt("| %d | %.1f → %.1f ms | %.1f → %.1f ms (%d spans) | %.1f → %.1f ms | %.1f → %.1f ms | %.1f → %.1f ms "
-                    + "| %.1f → %.1f ms | %.1f → %.1f ms | %.1f → %.1f ms | %.3f ms |", i + 1,
+            TransferProfile lt = last.getTransferProfile();
+            // the final pass's stream: its bytes over its send beside finding the present pages
+            double streamMs = lt.getSendMs() - lt.getPresentWalkMs() - lt.getPresentLookupMs();
+            System.out.println(fmt("| %d | %.1f → %.1f ms | %.1f → %.1f ms (%d spans) | %.1f → %.1f ms (%d pages) "
+                    + "| %.0f → %.0f MB/s | %.1f → %.1f ms | %.1f → %.1f ms | %.1f → %.1f ms "
+                    + "| %.1f → %.1f ms | %.1f → %.1f ms | %.1f → %.1f ms | %.3f ms | %s |", i + 1,
                     decided.getPredictedTransferMs(), sent, decided.getPredictedWalkMs(),
-                    last.getTransferProfile().getPresentWalkMs(), last.getTransferProfile().getWalkedSpans(),
+                    lt.getPresentWalkMs(), lt.getWalkedSpans(), decided.getPredictedLookupMs(),
+                    lt.getPresentLookupMs(), lt.getLookedUpPages(), decided.getPredictedStreamBytesPerS() / 1e6,
+                    streamMs > 0 ? last.getBytesSent() / streamMs / 1e3 : 0,
                     p.getPauseMs(), m.getPauseMs(), p.getFinalScanMs(),
                     m.getFinalScanMs(), p.getControlRttMs(), m.getControlRttMs(), p.getTargetDrainMs(),
                     m.getTargetDrainMs(), p.getTargetResumeMs(), m.getTargetResumeMs(), p.getTotalMs(),
-                    m.getTotalMs(), infos.get(i).getStats().getTargetClockOffsetMs()));
+                    m.getTotalMs(), infos.get(i).getStats().getTargetClockOffsetMs(),
+                    // to line the switchover up with the nodes' logs (a GC log with the time decorator)
+                    java.time.Instant.ofEpochMilli(infos.get(i).getStartUnixMs() + last.getStartMs())));
         }
         System.out.println();
         for (int i = 0; i < infos.size(); i++) {
@@ -186,19 +194,27 @@ final class Scenarios {
                 + decided.getSwitchoverCost().getTotalMs();
     }
 
+    /** A round's stream rate: its bytes over its send beside finding the present pages (what the estimate pools). */
+    private static double streamMbPerS(RoundRecord r) {
+        TransferProfile t = r.getTransferProfile();
+        double ms = t.getSendMs() - t.getPresentWalkMs() - t.getPresentLookupMs();
+        return ms > 0 ? r.getBytesSent() / ms / 1e3 : 0;
+    }
+
     static void printRounds(MigrationInfo info) {
         System.out.println("| round | duration | scan | dirty pages | sent pages | bandwidth | dirty rate | remaining | predicted | of which fixed | throttle | decision "
-                + "| send | present walk (spans) | stream wait | batches |");
-        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+                + "| send | present walk (spans) | lookups (pages) | stream | stream wait | batches |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         for (RoundRecord r : info.getRoundsList()) {
             TransferProfile t = r.getTransferProfile();
             System.out.println(fmt("| %d | %d ms | %.2f ms | %d | %d | %.0f MB/s | %.0f pages/s | %d | %.1f ms | %.1f ms | %d %% | %s "
-                    + "| %.1f ms | %.1f ms (%d) | %.1f ms | %d |",
+                    + "| %.1f ms | %.1f ms (%d) | %.1f ms (%d) | %.0f MB/s over %.1f ms | %.1f ms | %d |",
                     r.getRound(), r.getDurationMs(), r.getScanNs() / 1e6, r.getDirtyPages(), r.getSentPages(),
                     r.getBandwidthBytesPerS() / 1e6, r.getDirtyRatePagesPerS(), r.getRemainingDirtyPages(),
                     r.getPredictedDowntimeMs(), r.getSwitchoverCost().getTotalMs(), r.getThrottlePercent(),
                     r.getDecision().name().replace("ROUND_DECISION_", ""), t.getSendMs(), t.getPresentWalkMs(),
-                    t.getWalkedSpans(), t.getStreamWaitMs(), t.getBatches()));
+                    t.getWalkedSpans(), t.getPresentLookupMs(), t.getLookedUpPages(), streamMbPerS(r),
+                    t.getSendMs() - t.getPresentWalkMs() - t.getPresentLookupMs(), t.getStreamWaitMs(), t.getBatches()));
         }
         System.out.println();
     }

@@ -330,6 +330,11 @@ public final class Guest implements AutoCloseable {
         }
     }
 
+    /** The dirty limit in force on the vCPUs, pages/s (0: none). */
+    public long dirtyLimitPagesPerS() {
+        return vcpus.length == 0 ? 0 : vcpus[0].dirtyLimitPagesPerS;
+    }
+
     /** Accesses done by all vCPUs (reads and writes); meaningful while paused, monotonic otherwise. */
     public long accessesDone() {
         long n = 0;

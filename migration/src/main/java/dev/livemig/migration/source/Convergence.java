@@ -10,7 +10,7 @@ import java.util.Locale;
 /**
  * The end-of-round decision (QEMU's migration_iteration_run + migration_trigger_throttle,
  * Cloud Hypervisor's is_precopy_converged): switch over when the final pass over the dirty
- * memory left, at the walk and stream rates just measured ({@link PassRate}), plus the
+ * memory left, at the costs the rounds measured ({@link PassRate}), plus the
  * switchover's fixed cost as just measured ({@link SwitchoverCostMeter}), fits the
  * downtime limit; otherwise apply the switchover policy, and always say why.
  *
@@ -44,57 +44,9 @@ final class Convergence {
     record Decision(RoundDecision decision, String reason, int throttlePercent, long dirtyLimitPagesPerS) {
     }
 
-    /**
-     * What one pass over dirty pages costs, as a round measured it: the walk for the present
-     * pages among them, per 2 MiB span walked, and the rate at which the stream then took
-     * their bytes. The two are apart because they scale apart: the walk follows the spans
-     * the pages are spread over (a hot set scattered over the guest touches every span
-     * however few of its pages are left), the stream follows the bytes.
-     */
-    record PassRate(double walkNsPerSpan, double streamBytesPerS) {
-        static final PassRate UNKNOWN = new PassRate(0, 0);
-
-        /**
-         * From a send of {@code bytes} in {@code nanos}, {@code walkNanos} of which walked
-         * {@code spans} spans; {@code previous} where this send measured nothing (no bytes,
-         * or no time left beside the walk).
-         */
-        static PassRate measured(long bytes, long nanos, long walkNanos, long spans, PassRate previous) {
-            if (bytes < 0 || nanos < 0 || walkNanos < 0 || spans < 0) {
-                throw new IllegalArgumentException("negative send: " + bytes + " B, " + nanos + " ns, walk "
-                        + walkNanos + " ns over " + spans + " spans");
-            }
-            double walk = spans > 0 ? (double) walkNanos / spans : previous.walkNsPerSpan();
-            double stream = bytes > 0 && nanos > walkNanos ? bytes * 1e9 / (nanos - walkNanos)
-                    : previous.streamBytesPerS();
-            return new PassRate(walk, stream);
-        }
-    }
-
-    /** A prediction of the final pass: its walk and the whole of it (walk plus stream). */
-    record TransferPrediction(double walkMs, double totalMs) {
-    }
-
-    /**
-     * The part of a switchover that grows with what is left to send: the final pass's walk
-     * over the {@code remainingSpans} spans holding the remaining pages at the measured cost
-     * per span, plus the remaining bytes at the measured stream rate. Nothing left costs
-     * nothing; bytes and no measured rate cost without bound.
-     */
-    static TransferPrediction predictTransfer(long remainingBytes, long remainingSpans, PassRate rate) {
-        if (remainingBytes == 0) {
-            return new TransferPrediction(0, 0);
-        }
-        double walkMs = remainingSpans * rate.walkNsPerSpan() / 1e6;
-        return new TransferPrediction(walkMs, walkMs + predictTransferMs(remainingBytes, rate.streamBytesPerS()));
-    }
-
-    /**
-     * The downtime a switchover now would cost: the final pass ({@link #predictTransfer})
-     * plus the switchover's fixed part (which a guest with nothing left to send still pays).
-     */
-    static double predictDowntimeMs(long remainingBytes, long remainingSpans, PassRate rate, SwitchoverCost fixed) {
-        return predictTransfer(remainingBytes, remainingSpans, rate).totalMs() + fixed.totalMs();
+    /** The downtime a switchover now would cost: the final pass plus the switchover's fixed part. */
+    static double predictDowntimeMs(PassRate.TransferPrediction pass, SwitchoverCost fixed) {
+        return pass.totalMs() + fixed.totalMs();
     }
 
     /** Remaining bytes at a bandwidth (QEMU's whole estimate; here the stream's part of the pass). */

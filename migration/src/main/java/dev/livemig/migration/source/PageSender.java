@@ -103,31 +103,56 @@ final class PageSender {
 
     /**
      * Counts of one {@link #sendPages} call, and where its time went: {@code walkNanos} finding
-     * the present pages among those to send (PAGEMAP_SCAN over the spans that hold one),
+     * the present pages among those to send by PAGEMAP_SCAN over the {@code walkedSpans}
+     * spans that hold one, or {@code lookupNanos} finding them by {@code lookups} pagemap
+     * entries (a walking send also looks a sample up: {@code lookupNanosPerPage} is its
+     * shortest round's cost per page, a looking-up send's own mean),
      * {@code waitNanos} waiting for the page stream to take a batch (its buffers were full:
      * the transport or the target set the pace), {@code batches} handed over.
      */
     record Transfer(long pages, long zeroPages, long bytes, long nanos, long walkNanos, long waitNanos,
-                    long batches, long walkedSpans) {
+                    long batches, long walkedSpans, long lookupNanos, long lookups, double lookupNanosPerPage) {
         /** Nothing sent, {@code nanos} spent. */
         static Transfer none(long nanos) {
-            return new Transfer(0, 0, 0, nanos, 0, 0, 0, 0);
+            return new Transfer(0, 0, 0, nanos, 0, 0, 0, 0, 0, 0, 0);
+        }
+
+        /** The time the send spent beside finding the present pages: the stream's. */
+        long streamNanos() {
+            return nanos - walkNanos - lookupNanos;
         }
 
         /** The record's form of where the time went. */
         TransferProfile profile() {
-            return new TransferProfile(nanos / 1e6, walkNanos / 1e6, waitNanos / 1e6, batches, walkedSpans);
+            return new TransferProfile(nanos / 1e6, walkNanos / 1e6, waitNanos / 1e6, batches, walkedSpans,
+                    lookupNanos / 1e6, lookups);
         }
     }
 
     /** Nanoseconds spent in the sink's onNext (waiting for room on the stream) since the sender was made. */
     private long waitNanos;
 
+    /** Pages looked up per sample round by a walking send, and the sample rounds (the shortest counts). */
+    static final int LOOKUP_SAMPLE_PAGES = 200;
+    static final int LOOKUP_SAMPLE_ROUNDS = 5;
+
     /**
      * Sends every page set in {@code pages} (clearing it there as it goes) as part of
-     * {@code round}; the last batch is marked round-complete if asked.
+     * {@code round}, finding the present ones by the span walk; the last batch is marked
+     * round-complete if asked.
      */
     Transfer sendPages(PageBitmap pages, int round, int extraFlags, boolean roundComplete) {
+        return sendPages(pages, round, extraFlags, roundComplete, PageChecksums.PresentMethod.WALK, false);
+    }
+
+    /**
+     * As {@link #sendPages(PageBitmap, int, int, boolean)}, finding the present pages
+     * {@code how}. A walking send asked to {@code sampleLookups} also times the lookup of a
+     * small sample of its pages, so that the cost per page is known before a pass would
+     * rather look its pages up (a pre-copy round; not a post-copy push, which never would).
+     */
+    Transfer sendPages(PageBitmap pages, int round, int extraFlags, boolean roundComplete,
+                       PageChecksums.PresentMethod how, boolean sampleLookups) {
         long t0 = System.nanoTime();
         long bytes0 = totalBytes;
         long pages0 = totalPages;
@@ -139,9 +164,24 @@ final class PageSender {
         callStartNanos = t0;
         long wait0 = waitNanos;
         long seq0 = sequence;
-        PageChecksums.PresentWalk walk = PageChecksums.presentWalk(guest.mm(), layout, pages);
+        PageChecksums.PresentWalk walk = PageChecksums.findPresent(guest.mm(), layout, pages, how);
         boolean[] present = walk.present();
-        long walked = System.nanoTime() - t0;
+        long found = System.nanoTime() - t0;
+        long walked = how == PageChecksums.PresentMethod.WALK ? found : 0;
+        long lookedUp = walk.lookups();
+        long lookupNanos = found - walked;
+        double perPage;
+        if (sampleLookups && how == PageChecksums.PresentMethod.WALK && walk.spans() > 0) {
+            long s0 = System.nanoTime();
+            PageChecksums.LookupSample sample = PageChecksums.sampleLookups(guest.mm(), layout, pages,
+                    LOOKUP_SAMPLE_PAGES, LOOKUP_SAMPLE_ROUNDS);
+            // the sample's time is the send's (it is spent here), its cost per page the shortest round's
+            lookupNanos = System.nanoTime() - s0;
+            lookedUp = sample.pages();
+            perPage = sample.nanosPerPage();
+        } else {
+            perPage = lookedUp > 0 ? (double) lookupNanos / lookedUp : 0;
+        }
         for (int p = pages.nextSet(0); p >= 0; p = pages.nextSet(p + 1)) {
             if (cancelled.getAsBoolean()) {
                 throw new Cancelled();
@@ -161,7 +201,7 @@ final class PageSender {
         }
         flush(roundComplete);
         return new Transfer(totalPages - pages0, totalZeroPages - zero0, totalBytes - bytes0, System.nanoTime() - t0,
-                walked, waitNanos - wait0, sequence - seq0, walk.spans());
+                walked, waitNanos - wait0, sequence - seq0, walk.spans(), lookupNanos, lookedUp, perPage);
     }
 
     /** Tells the target to drop its copies of {@code pages} (post-copy discard). */

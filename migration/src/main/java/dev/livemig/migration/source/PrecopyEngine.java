@@ -16,8 +16,9 @@ import dev.livemig.migration.tracker.DirtyTracker;
  * next round sends. A round's record holds what it sent, the scan that ended it, the
  * tracker's score against the guest's write log, the bandwidth measured (and where the
  * send's time went), the dirty memory left and the downtime a switchover would now cost:
- * the final pass (its present-page walk over the spans of what is left, and the dirty
- * bytes at the round's stream rate; {@link Convergence#predictTransfer}) plus the fixed
+ * the final pass (finding the present pages among what is left, by the walk of their spans
+ * or by lookups as {@link PassRate#method} chooses, and the dirty bytes at the rounds'
+ * stream rate; {@link PassRate#predict}) plus the fixed
  * cost of a switchover, measured in the round ({@link SwitchoverCostMeter}). The stop-and-copy pass's record gets the fixed cost the
  * switchover really had from its caller, once the target answered.
  *
@@ -37,12 +38,12 @@ final class PrecopyEngine {
     private WriteLog.Score score = WriteLog.Score.NONE;
     private WriteLog.Score lastScore = WriteLog.Score.NONE;
     private double bandwidthBytesPerS;
-    /** The last round's walk cost per span and stream rate: what the prediction of the final pass uses. */
-    private Convergence.PassRate passRate = Convergence.PassRate.UNKNOWN;
+    /** The walk, lookup and stream costs the rounds measured: what a pass chooses by and the prediction uses. */
+    private PassRate passRate = PassRate.UNKNOWN;
     private final SwitchoverCostMeter meter;
     private double lastPredictedMs = Double.POSITIVE_INFINITY;
     private double lastPredictedTransferMs = Double.POSITIVE_INFINITY;
-    private double lastPredictedWalkMs;
+    private PassRate.TransferPrediction lastPass = PassRate.TransferPrediction.NOTHING;
     private int rounds;
 
     PrecopyEngine(Guest guest, MigrationParameters p, DirtyTracker tracker, PageSender sender,
@@ -86,25 +87,26 @@ final class PrecopyEngine {
         int throttle = convergence.throttlePercent();
         long dirtyPages = dirty.cardinality();
         sender.resetPacing();
-        PageSender.Transfer tr = sender.sendPages(dirty, round, 0, true);
+        PageSender.Transfer tr = send(round);
         if (tr.bytes() > 0 && tr.nanos() > 0) {
             bandwidthBytesPerS = tr.bytes() * 1e9 / tr.nanos();
         }
-        passRate = Convergence.PassRate.measured(tr.bytes(), tr.nanos(), tr.walkNanos(), tr.walkedSpans(), passRate);
+        passRate = passRate.after(tr.bytes(), tr.nanos(), tr.walkNanos(), tr.walkedSpans(), tr.lookupNanos(),
+                tr.lookupNanosPerPage(), guest.throttlePercent(), guest.dirtyLimitPagesPerS());
         // right behind the round's last batch, as the Switchover call would follow the final pass
         SwitchoverCostMeter.Sample sync = meter.sync(sender.batchesSent(), true);
         scan();
         long remaining = dirty.cardinality();
         long duration = System.nanoTime() - t0;
         SwitchoverCost fixed = meter.estimate(tracker.lastScanNs() / 1e6, sync);
-        // the final pass walks the spans of what is left, not a share of this round's walk
-        Convergence.TransferPrediction pass = Convergence.predictTransfer(guest.layout().bytesOf(dirty),
-                PageChecksums.spansOf(guest.layout(), dirty), passRate);
+        // the final pass walks the spans of what is left (or looks its pages up), not a share of this round's walk
+        PassRate.TransferPrediction pass = passRate.predict(guest.layout().bytesOf(dirty), remaining,
+                PageChecksums.spansOf(guest.layout(), dirty));
         double transfer = pass.totalMs();
-        double predicted = transfer + fixed.totalMs();
+        double predicted = Convergence.predictDowntimeMs(pass, fixed);
         lastPredictedMs = predicted;
         lastPredictedTransferMs = transfer;
-        lastPredictedWalkMs = pass.walkMs();
+        lastPass = pass;
         Convergence.Decision d = convergence.decide(round, remaining, predicted);
         if (d.decision() == RoundDecision.THROTTLE) {
             guest.setThrottlePercent(d.throttlePercent());
@@ -114,7 +116,17 @@ final class PrecopyEngine {
                 tr.pages(), tr.zeroPages(), tr.bytes(), (long) bandwidthBytesPerS,
                 remaining * 1e9 / Math.max(1, duration), remaining, predicted, d.decision(), d.reason(), throttle,
                 lastScore.truePositivePages(), lastScore.falsePositivePages(), lastScore.falseNegativePages(),
-                transfer, fixed, tr.profile(), pass.walkMs());
+                transfer, fixed, tr.profile(), pass.walkMs(), pass.lookupMs(), pass.streamBytesPerS());
+    }
+
+    /**
+     * Sends the dirty set as round {@code round}, finding its present pages the way the
+     * measured costs make cheaper for its pages and spans (the choice the prediction of
+     * this pass made, on the set as it is now); a walking round also samples the lookups.
+     */
+    private PageSender.Transfer send(int round) {
+        PageChecksums.PresentMethod how = passRate.method(dirty.cardinality(), PageChecksums.spansOf(guest.layout(), dirty));
+        return sender.sendPages(dirty, round, 0, true, how, true);
     }
 
     /**
@@ -136,7 +148,7 @@ final class PrecopyEngine {
             remaining = dirtyPages;
         } else {
             sender.resetPacing();
-            tr = sender.sendPages(dirty, round, 0, true);
+            tr = send(round);
             remaining = 0;
         }
         long duration = System.nanoTime() - t0;
@@ -146,7 +158,7 @@ final class PrecopyEngine {
                 0, remaining, lastPredictedMs, postcopy ? RoundDecision.POSTCOPY : RoundDecision.SWITCHOVER,
                 reason, guest.throttlePercent(), lastScore.truePositivePages(), lastScore.falsePositivePages(),
                 lastScore.falseNegativePages(), lastPredictedTransferMs, SwitchoverCost.NONE, tr.profile(),
-                lastPredictedWalkMs);
+                lastPass.walkMs(), lastPass.lookupMs(), lastPass.streamBytesPerS());
     }
 
     void updateParameters(MigrationParameters next) {

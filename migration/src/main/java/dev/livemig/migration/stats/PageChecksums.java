@@ -60,8 +60,19 @@ public final class PageChecksums {
         return presentWalk(mm, layout, wanted).present();
     }
 
-    /** The presence of the wanted pages, and how many 2 MiB spans were walked to find it. */
-    public record PresentWalk(boolean[] present, long spans) {
+    /**
+     * How the present pages among those wanted are found: a PAGEMAP_SCAN walk of every
+     * 2 MiB span holding one (a cost per span: cheap per page when the spans are full of
+     * wanted pages), or one pagemap entry read per wanted page (a cost per page: cheap when a
+     * few pages are scattered over many spans, as a stop-and-copy pass's are).
+     */
+    public enum PresentMethod { WALK, LOOKUP }
+
+    /**
+     * The presence of the wanted pages, how many 2 MiB spans were walked and how many pages
+     * were looked up one by one to find it.
+     */
+    public record PresentWalk(boolean[] present, long spans, long lookups) {
     }
 
     /** {@link #presentPages(MmStruct, GuestLayout, PageBitmap)}, counting the spans walked. */
@@ -69,7 +80,72 @@ public final class PageChecksums {
         boolean[] out = new boolean[layout.pages()];
         long spans = forEachSpanRange(layout, wanted,
                 (r, base, from, to) -> scanPresent(mm, r, base, from, to, out));
-        return new PresentWalk(out, spans);
+        return new PresentWalk(out, spans, 0);
+    }
+
+    /**
+     * The presence of the wanted pages by one pagemap entry each (a hugetlb page's first
+     * 4 KiB stands for it, as in {@link #present}): the same answer as {@link #presentWalk},
+     * at a cost that follows the pages rather than the spans they are spread over.
+     */
+    public static PresentWalk presentLookup(MmStruct mm, GuestLayout layout, PageBitmap wanted) {
+        boolean[] out = new boolean[layout.pages()];
+        long n = 0;
+        for (int p = wanted.nextSet(0); p >= 0; p = wanted.nextSet(p + 1)) {
+            out[p] = present(mm, layout.pageAddress(p));
+            n++;
+        }
+        return new PresentWalk(out, 0, n);
+    }
+
+    /** The presence of the wanted pages, found {@code how}. */
+    public static PresentWalk findPresent(MmStruct mm, GuestLayout layout, PageBitmap wanted, PresentMethod how) {
+        return switch (how) {
+            case WALK -> presentWalk(mm, layout, wanted);
+            case LOOKUP -> presentLookup(mm, layout, wanted);
+        };
+    }
+
+    /**
+     * A sample of the lookups a pass would make: the pages looked up in all, and the
+     * shortest round's nanoseconds per page (0 if none was wanted).
+     */
+    public record LookupSample(long pages, double nanosPerPage) {
+    }
+
+    /**
+     * Looks up (and throws away) the presence of {@code rounds} runs of at most {@code max}
+     * consecutive wanted pages, starting at even intervals through the guest: what a pass
+     * that walks measures of the other method, so that the next pass can choose between them.
+     * Consecutive wanted pages, because that is how a pass looks its pages up: a run has the
+     * pass's own density of pages per page table, where a sample spread over the guest would
+     * touch a new page table with every lookup. The shortest round, because a short sample is easily stretched
+     * many times over by one preemption on a loaded machine, which would rule the lookups
+     * out for the rest of the migration.
+     */
+    public static LookupSample sampleLookups(MmStruct mm, GuestLayout layout, PageBitmap wanted, int max, int rounds) {
+        if (max <= 0 || rounds <= 0) {
+            throw new IllegalArgumentException("lookup sample of " + max + " pages x " + rounds + " rounds");
+        }
+        double best = 0;
+        long total = 0;
+        for (int r = 0; r < rounds; r++) {
+            long n = 0;
+            long t0 = System.nanoTime();
+            for (int p = wanted.nextSet((int) ((long) layout.pages() * r / rounds)); p >= 0 && n < max;
+                 p = wanted.nextSet(p + 1)) {
+                present(mm, layout.pageAddress(p));
+                n++;
+            }
+            long ns = System.nanoTime() - t0;
+            if (n == 0) {
+                continue; // nothing wanted from here on
+            }
+            total += n;
+            double perPage = (double) ns / n;
+            best = best == 0 ? perPage : Math.min(best, perPage);
+        }
+        return new LookupSample(total, best);
     }
 
     /**

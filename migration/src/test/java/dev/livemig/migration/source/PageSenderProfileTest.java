@@ -89,4 +89,59 @@ class PageSenderProfileTest {
             assertTrue(tr2.waitNanos() <= tr2.nanos());
         }
     }
+
+    /**
+     * A send that looks its pages up sends the very batches a walking send does (the same
+     * pages, zero flags and checksums: the present pages found are the same), counts its
+     * lookups instead of spans, and a walking round asked to sample the lookups measures a
+     * cost per page without changing what it sends.
+     */
+    @Test
+    void sendPages_byLookupsSendsWhatTheWalkSends() {
+        try (Kernel k = new Kernel(new Kernel.Config());
+             Guest g = Guest.create(k, GuestSpec.builder()
+                     .region(new RegionSpec("anon", RegionKind.ANON, 16 * MIB, 0.5, 0.3))
+                     .seed(8).build())) {
+            MigrationParameters p = new MigrationParameters(MigrationMode.PRECOPY, 0, 0, 0, null, null, 0, 0, 0, 0,
+                    false, 64, false).withDefaults();
+            java.util.SplittableRandom rnd = new java.util.SplittableRandom(2);
+            PageBitmap pages = new PageBitmap(g.layout().pages());
+            for (int i = 0; i < 500; i++) {
+                pages.set(rnd.nextInt(g.layout().pages()));
+            }
+            long wanted = pages.cardinality();
+            long spans = dev.livemig.migration.stats.PageChecksums.spansOf(g.layout(), pages);
+            TimingSink walkSink = new TimingSink();
+            PageSender.Transfer walked = new PageSender("m", g, walkSink, p, () -> false, () -> null).sendPages(
+                    pages.copy(), 1, 0, true, dev.livemig.migration.stats.PageChecksums.PresentMethod.WALK, true);
+            TimingSink lookupSink = new TimingSink();
+            PageSender.Transfer looked = new PageSender("m", g, lookupSink, p, () -> false, () -> null).sendPages(
+                    pages.copy(), 1, 0, true, dev.livemig.migration.stats.PageChecksums.PresentMethod.LOOKUP, false);
+
+            assertEquals(walkSink.batches.size(), lookupSink.batches.size());
+            for (int b = 0; b < walkSink.batches.size(); b++) {
+                PageBatch w = walkSink.batches.get(b);
+                PageBatch l = lookupSink.batches.get(b);
+                assertTrue(java.util.Arrays.equals(w.addresses(), l.addresses()), "batch " + b + " pages");
+                assertTrue(java.util.Arrays.equals(w.flags(), l.flags()), "batch " + b + " flags");
+                assertTrue(java.util.Arrays.equals(w.crc32c(), l.crc32c()), "batch " + b + " checksums");
+            }
+            assertEquals(walked.zeroPages(), looked.zeroPages());
+            assertTrue(walked.zeroPages() > 0 && walked.zeroPages() < wanted, walked.toString());
+
+            assertEquals(spans, walked.walkedSpans());
+            assertTrue(walked.lookups() > 0
+                    && walked.lookups() <= (long) PageSender.LOOKUP_SAMPLE_PAGES * PageSender.LOOKUP_SAMPLE_ROUNDS,
+                    "the sample: " + walked.lookups());
+            assertTrue(walked.lookupNanosPerPage() > 0 && walked.walkNanos() > 0, walked.toString());
+            assertEquals(0, looked.walkedSpans());
+            assertEquals(0, looked.walkNanos());
+            assertEquals(wanted, looked.lookups());
+            assertEquals((double) looked.lookupNanos() / wanted, looked.lookupNanosPerPage(), 1e-9);
+            assertEquals(looked.nanos() - looked.lookupNanos(), looked.streamNanos());
+            TransferProfile prof = looked.profile();
+            assertEquals(looked.lookupNanos() / 1e6, prof.presentLookupMs(), 1e-9);
+            assertEquals(wanted, prof.lookedUpPages());
+        }
+    }
 }

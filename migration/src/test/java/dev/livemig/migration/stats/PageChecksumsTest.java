@@ -88,4 +88,84 @@ class PageChecksumsTest {
                     new dev.livemig.migration.guest.PageBitmap(layout.pages())).spans());
         }
     }
+
+    /**
+     * Looking the wanted pages up one by one finds exactly the wanted pages the span walk
+     * finds present (and marks no page that was not wanted), in every region kind, with holes punched into
+     * populated huge pages and pages written under WP_ASYNC tracking; and it counts its
+     * lookups where the walk counts its spans.
+     */
+    @Test
+    void presentLookup_findsExactlyWhatTheWalkFinds() {
+        try (Kernel k = new Kernel(new Kernel.Config());
+             Guest g = Guest.create(k, GuestSpec.builder()
+                     .region(new RegionSpec("anon", RegionKind.ANON, 6 * MIB, 0.3, 0.2))
+                     .region(new RegionSpec("thp", RegionKind.THP, 8 * MIB, 0.4, 0.0))
+                     .region(new RegionSpec("shmem", RegionKind.SHMEM, 4 * MIB, 0.5, 0.1))
+                     .region(new RegionSpec("hugetlb", RegionKind.HUGETLB, 8 * MIB, 0.5, 0.0))
+                     .seed(9).build())) {
+            GuestLayout layout = g.layout();
+            long thp = layout.region("thp").startAddress();
+            g.mm().madvise(thp + 4096 * 17, 4096 * 9, Mmap.Advice.DONTNEED);
+            dev.livemig.migration.tracker.DirtyTracker t = dev.livemig.migration.tracker.DirtyTracker.create(
+                    dev.livemig.migration.MigrationControl.DirtyTrackerKind.WP_ASYNC, g);
+            t.start();
+            java.util.SplittableRandom rnd = new java.util.SplittableRandom(5);
+            for (int i = 0; i < 1000; i++) {
+                g.mm().writeLong(layout.gfnAddress(rnd.nextLong(layout.sizeBytes() >>> 12)), i + 1);
+            }
+            dev.livemig.migration.guest.PageBitmap wanted = new dev.livemig.migration.guest.PageBitmap(layout.pages());
+            for (int i = 0; i < 400; i++) {
+                wanted.set(rnd.nextInt(layout.pages()));
+            }
+            wanted.setRange(layout.firstPage(1), layout.firstPage(1) + 600); // the THP region's start, with the hole
+            PageChecksums.PresentWalk walk = PageChecksums.findPresent(g.mm(), layout, wanted,
+                    PageChecksums.PresentMethod.WALK);
+            PageChecksums.PresentWalk lookup = PageChecksums.findPresent(g.mm(), layout, wanted,
+                    PageChecksums.PresentMethod.LOOKUP);
+            int present = 0;
+            int absent = 0;
+            for (int i = 0; i < layout.pages(); i++) {
+                if (wanted.get(i)) {
+                    assertEquals(walk.present()[i], lookup.present()[i], "wanted page " + i);
+                    assertEquals(PageChecksums.present(g.mm(), layout.pageAddress(i)), lookup.present()[i], "page " + i);
+                    present += lookup.present()[i] ? 1 : 0;
+                    absent += lookup.present()[i] ? 0 : 1;
+                } else {
+                    // the walk marks every present page of the spans it walked; the lookups only the wanted
+                    assertEquals(false, lookup.present()[i], "unwanted page " + i);
+                }
+            }
+            assertTrue(present > 0 && absent > 0, present + " present, " + absent + " absent among the wanted");
+            assertEquals(wanted.cardinality(), lookup.lookups());
+            assertEquals(0, lookup.spans());
+            assertEquals(PageChecksums.spansOf(layout, wanted), walk.spans());
+            assertEquals(0, walk.lookups());
+        }
+    }
+
+    /** The lookup sample reads at most its pages a round, of the wanted ones, and refuses an empty sample. */
+    @Test
+    void sampleLookups_readsAtMostItsPagesOfTheWantedOnes() {
+        try (Kernel k = new Kernel(new Kernel.Config());
+             Guest g = Guest.create(k, GuestSpec.builder()
+                     .region(new RegionSpec("anon", RegionKind.ANON, 16 * MIB, 1.0, 0.0))
+                     .seed(11).build())) {
+            GuestLayout layout = g.layout();
+            dev.livemig.migration.guest.PageBitmap wanted = new dev.livemig.migration.guest.PageBitmap(layout.pages());
+            assertEquals(new PageChecksums.LookupSample(0, 0), PageChecksums.sampleLookups(g.mm(), layout, wanted, 50, 3));
+            wanted.setRange(0, layout.pages());
+            PageChecksums.LookupSample s = PageChecksums.sampleLookups(g.mm(), layout, wanted, 50, 3);
+            assertEquals(150, s.pages());
+            assertTrue(s.nanosPerPage() > 0, s.toString());
+            dev.livemig.migration.guest.PageBitmap few = new dev.livemig.migration.guest.PageBitmap(layout.pages());
+            few.set(5);
+            few.set(3000);
+            // every round finds page 3000 at least, none more than the two wanted
+            long n = PageChecksums.sampleLookups(g.mm(), layout, few, 50, 3).pages();
+            assertTrue(n >= 3 && n <= 6, n + " lookups");
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> PageChecksums.sampleLookups(g.mm(), layout, few, 0, 3));
+        }
+    }
 }

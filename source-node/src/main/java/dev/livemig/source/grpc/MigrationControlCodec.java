@@ -171,13 +171,15 @@ public final class MigrationControlCodec {
                 .setPredictedTransferMs(finite(r.predictedTransferMs()))
                 .setSwitchoverCost(switchoverCost(r.switchoverCost()))
                 .setTransferProfile(transferProfile(r.transferProfile()))
-                .setPredictedWalkMs(finite(r.predictedWalkMs())).build();
+                .setPredictedWalkMs(finite(r.predictedWalkMs())).setPredictedLookupMs(finite(r.predictedLookupMs()))
+                .setPredictedStreamBytesPerS(finite(r.predictedStreamBytesPerS())).build();
     }
 
     public static dev.livemig.proto.v1.TransferProfile transferProfile(MigrationControl.TransferProfile t) {
         return dev.livemig.proto.v1.TransferProfile.newBuilder().setSendMs(t.sendMs())
                 .setPresentWalkMs(t.presentWalkMs()).setStreamWaitMs(t.streamWaitMs()).setBatches(t.batches())
-                .setWalkedSpans(t.walkedSpans()).build();
+                .setWalkedSpans(t.walkedSpans()).setPresentLookupMs(t.presentLookupMs())
+                .setLookedUpPages(t.lookedUpPages()).build();
     }
 
     public static dev.livemig.proto.v1.SwitchoverCost switchoverCost(MigrationControl.SwitchoverCost c) {
