@@ -156,6 +156,13 @@ class PostcopyOwnLoopIT {
         assertEquals(MigrationState.MIGRATION_STATE_COMPLETED, info.getState(), info::toString);
         assertEquals(0, info.getStats().getVerifyMismatchPages());
         assertTrue(info.getStats().getPostcopyFaultLatency().getCount() > 0, "the vCPUs faulted: " + info.getStats());
+        // the split of the round trips answered on the priority stream: one entry per answer, in each part
+        long answered = info.getStats().getPostcopyInstallLatency().getCount();
+        assertTrue(answered > 0 && answered <= info.getStats().getPostcopyFaultLatency().getCount(), info::toString);
+        assertEquals(answered, info.getStats().getPostcopyNetworkLatency().getCount());
+        assertEquals(answered, info.getStats().getPostcopySourceHoldLatency().getCount());
+        assertTrue(info.getStats().getPostcopySourceHoldLatency().getMaxUs()
+                <= info.getStats().getPostcopyFaultLatency().getMaxUs(), "a part is not longer than a whole");
 
         // the target: the Postcopy call came in on the listener only, its messages read by the listener's loop
         assertEquals(Set.of(target.postcopyPort()), listener.ports.get("Postcopy"), () -> "listener " + listener.ports);
