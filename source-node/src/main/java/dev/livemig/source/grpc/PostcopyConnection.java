@@ -14,8 +14,9 @@ import java.util.function.Function;
  * post-copy starts; else the target's address, as the page stream.
  *
  * <p>A target behind a relay that forwards only its main port announces a port the source
- * cannot reach: a listener connection that fails before it was ever up makes this fall
- * back to the target's address for the rest of the migration. Recovery after a broken
+ * cannot reach: a listener connection that fails before it was ever up (refused before
+ * post-copy starts, or never up when a recovery asks for a new one) makes this fall back
+ * to the target's address for the rest of the migration. Recovery after a broken
  * stream asks for a fresh connection; the broken one is shut down.
  */
 final class PostcopyConnection implements GrpcPageChannel.PostcopyRoute {
@@ -27,6 +28,8 @@ final class PostcopyConnection implements GrpcPageChannel.PostcopyRoute {
     private ManagedChannel warm;
     /** The connection of the latest priority stream. */
     private ManagedChannel current;
+    /** {@link #current} goes to the listener. */
+    private boolean currentOnListener;
     /** A connection to the listener has been up: its port is reachable from here. */
     private volatile boolean listenerWorked;
     /** A connection to the listener failed before it was ever up: the main address from now on. */
@@ -59,6 +62,10 @@ final class PostcopyConnection implements GrpcPageChannel.PostcopyRoute {
         if (current != null) {
             current.shutdownNow(); // a new priority stream: the previous one broke
             current = null;
+            if (currentOnListener && !listenerWorked) {
+                // its connection never came up (a relay that drops, rather than refuses, other ports)
+                listenerFailed = true;
+            }
         }
         ManagedChannel ch = null;
         if (listenerAddress != null && !listenerFailed) {
@@ -71,6 +78,7 @@ final class PostcopyConnection implements GrpcPageChannel.PostcopyRoute {
                 ch = null;
             }
         }
+        currentOnListener = ch != null;
         current = ch != null ? ch : dialer.apply(targetAddress);
         return current;
     }

@@ -123,4 +123,19 @@ class PostcopyConnectionTest {
         assertEquals("127.0.0.1:" + target, dialed.get(dialed.size() - 1), "not the listener again");
         assertEquals(3, dialed.size());
     }
+
+    @Test
+    void aListenerConnectionThatNeverCameUp_aRecoveryGoesToTheTargetAddress() throws Exception {
+        int target = serverPort();
+        int unreachable = refusedPort();
+        PostcopyConnection c = new PostcopyConnection("127.0.0.1:" + target, this::dial);
+        c.announced(unreachable);
+        c.channel(); // at once: the listener's connection may still be trying (a relay that drops would keep it so)
+        ManagedChannel first = channels.get(channels.size() - 1);
+        c.channel(); // the priority stream broke: a recovery
+        assertTrue(first.isShutdown());
+        assertEquals("127.0.0.1:" + target, dialed.get(dialed.size() - 1), "not the listener again: " + dialed);
+        c.channel();
+        assertEquals("127.0.0.1:" + target, dialed.get(dialed.size() - 1), "nor later: " + dialed);
+    }
 }
