@@ -129,7 +129,15 @@ public final class TargetNode implements AutoCloseable {
             postcopyServer.start();
             service.announcePostcopyPort(postcopyServer.getPort());
         }
-        server.start();
+        try {
+            server.start();
+        } catch (IOException | RuntimeException e) {
+            if (postcopyServer != null) { // the main port is taken: leave no listener thread behind
+                postcopyServer.shutdownNow();
+                OwnEventLoop.shutdown(postcopyLoop);
+            }
+            throw e;
+        }
         health.setStatus("", ServingStatus.SERVING);
         health.setStatus(PageTransferGrpc.SERVICE_NAME, ServingStatus.SERVING);
         return this;
