@@ -13,8 +13,9 @@ import java.util.function.Supplier;
  * The source node's half of post-copy recovery (QEMU's migrate-recover, done by the node
  * instead of an operator): when the migration reports that post-copy paused (its streams
  * broke; the guest runs on the target, whose faulting vCPUs wait), this dials the target's
- * address again on two new channels (the page stream's and the priority stream's own, as
- * at the start) and calls {@link OutgoingMigration#recoverPostcopy},
+ * address again for the page stream, has the migration's {@link PostcopyConnection} give
+ * the priority stream a connection of its own again (as at the start), and calls
+ * {@link OutgoingMigration#recoverPostcopy},
  * retrying with backoff (100 ms, doubling to 2 s) for as long as the migration stays in
  * POSTCOPY_ACTIVE: the guest cannot come back, so there is nothing else to do but reach
  * the target. The channels it dialed are shut down when the migration ends.
