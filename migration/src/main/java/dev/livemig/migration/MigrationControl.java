@@ -266,7 +266,29 @@ public final class MigrationControl {
                                  LatencySummary postcopyFaultLatency, long postcopyTargetDirtiedPages,
                                  long trackerTruePositivePages, long trackerFalsePositivePages,
                                  long trackerFalseNegativePages, long verifiedPages, long verifyMismatchPages,
-                                 double targetClockOffsetMs) {
+                                 double targetClockOffsetMs, LatencySummary postcopyNetworkLatency,
+                                 LatencySummary postcopySourceHoldLatency, LatencySummary postcopyInstallLatency) {
+        public MigrationStats {
+            java.util.Objects.requireNonNull(postcopyNetworkLatency, "postcopyNetworkLatency");
+            java.util.Objects.requireNonNull(postcopySourceHoldLatency, "postcopySourceHoldLatency");
+            java.util.Objects.requireNonNull(postcopyInstallLatency, "postcopyInstallLatency");
+        }
+
+        /** Without the post-copy legs (none measured). */
+        public MigrationStats(MigrationMode mode, long totalMs, long setupMs, double downtimeSourceMs,
+                              double downtimeTargetMs, double downtimeProbeMs, double predictedDowntimeMs,
+                              int rounds, long transferredPages, long duplicatedPages, long zeroPages,
+                              long bytesSent, long guestSizeBytes, long postcopyFaults,
+                              LatencySummary postcopyFaultLatency, long postcopyTargetDirtiedPages,
+                              long trackerTruePositivePages, long trackerFalsePositivePages,
+                              long trackerFalseNegativePages, long verifiedPages, long verifyMismatchPages,
+                              double targetClockOffsetMs) {
+            this(mode, totalMs, setupMs, downtimeSourceMs, downtimeTargetMs, downtimeProbeMs, predictedDowntimeMs,
+                    rounds, transferredPages, duplicatedPages, zeroPages, bytesSent, guestSizeBytes, postcopyFaults,
+                    postcopyFaultLatency, postcopyTargetDirtiedPages, trackerTruePositivePages,
+                    trackerFalsePositivePages, trackerFalseNegativePages, verifiedPages, verifyMismatchPages,
+                    targetClockOffsetMs, LatencySummary.EMPTY, LatencySummary.EMPTY, LatencySummary.EMPTY);
+        }
     }
 
     /** livemig.v1.MigrationInfo. */

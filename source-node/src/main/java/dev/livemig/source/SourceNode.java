@@ -48,6 +48,7 @@ import java.util.function.Function;
 public final class SourceNode implements AutoCloseable {
     private final Kernel kernel;
     private final Function<String, ManagedChannel> dialer;
+    private final Function<String, ManagedChannel> postcopyDialer;
     private final Map<String, Guest> guests = new ConcurrentHashMap<>();
     /** The spec each guest was created from, as the client sent it (GetGuest echoes it). */
     private final Map<String, dev.livemig.proto.v1.GuestSpec> guestSpecs = new ConcurrentHashMap<>();
@@ -63,8 +64,19 @@ public final class SourceNode implements AutoCloseable {
     private final Server server;
 
     public SourceNode(ServerBuilder<?> builder, Kernel kernel, Function<String, ManagedChannel> dialer) {
+        this(builder, kernel, dialer, dialer);
+    }
+
+    /**
+     * As above; the post-copy priority connection of each migration is dialed with
+     * {@code postcopyDialer} ({@link #dialOnOwnLoop} in {@link SourceNodeMain}: an event
+     * loop of its own, so that page requests are not read by the loop that writes the push).
+     */
+    public SourceNode(ServerBuilder<?> builder, Kernel kernel, Function<String, ManagedChannel> dialer,
+                      Function<String, ManagedChannel> postcopyDialer) {
         this.kernel = kernel;
         this.dialer = dialer;
+        this.postcopyDialer = postcopyDialer;
         this.service = new MigrationControlService(this);
         this.incoming = new IncomingMigrations(() -> {
             IncomingMigration m = new IncomingMigration(kernel);
@@ -90,6 +102,11 @@ public final class SourceNode implements AutoCloseable {
         // and a retry buffer would keep each sent batch (and its reused page array) for a replay
         return Grpc.newChannelBuilder(target, InsecureChannelCredentials.create())
                 .maxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES).disableRetry().build();
+    }
+
+    /** As {@link #dialOverNetty}, on a one-thread event loop group of the channel's own, ended with it. */
+    public static ManagedChannel dialOnOwnLoop(String target) {
+        return dev.livemig.source.grpc.OwnLoopChannel.dial(target);
     }
 
     public SourceNode start() throws IOException {
@@ -180,6 +197,11 @@ public final class SourceNode implements AutoCloseable {
 
     public ManagedChannel dial(String targetAddress) {
         return dialer.apply(targetAddress);
+    }
+
+    /** The node's dialer for post-copy priority connections. */
+    public Function<String, ManagedChannel> postcopyDialer() {
+        return postcopyDialer;
     }
 
     public Guest guest(String id) {

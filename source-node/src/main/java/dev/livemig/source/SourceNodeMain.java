@@ -33,7 +33,7 @@ public final class SourceNodeMain implements Callable<Integer> {
         // the node receives guests too (PageTransfer): a window that holds the batches requested ahead
         SourceNode node = new SourceNode(NettyServerBuilder.forAddress(new InetSocketAddress(host, port))
                 .flowControlWindow(TargetNode.PUSH_FLOW_CONTROL_WINDOW_BYTES), kernel,
-                SourceNode::dialOverNetty).start();
+                SourceNode::dialOverNetty, SourceNode::dialOnOwnLoop).start();
         Runtime.getRuntime().addShutdownHook(new Thread(node::close, "source-node-shutdown"));
         // a launcher waits for this line (and reads the port from it when --port 0)
         System.out.println("source-node listening on " + host + ":" + node.port());

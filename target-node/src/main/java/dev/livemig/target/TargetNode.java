@@ -2,14 +2,19 @@ package dev.livemig.target;
 
 import dev.livemig.migration.target.IncomingMigration;
 import dev.livemig.proto.v1.PageTransferGrpc;
+import dev.livemig.target.grpc.OwnEventLoop;
 import dev.livemig.target.grpc.PageTransferService;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
+import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.grpc.services.HealthStatusManager;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -54,13 +59,18 @@ public final class TargetNode implements AutoCloseable {
 
     private final IncomingMigrations migrations;
     private final HealthStatusManager health = new HealthStatusManager();
+    private final PageTransferService service;
     private final Server server;
+    /** The post-copy listener and its event loop, if {@link #withPostcopyListener}; else null. */
+    private Server postcopyServer;
+    private EventLoopGroup postcopyLoop;
 
     /** {@code factory} makes the engine of each new incoming migration. */
     public TargetNode(ServerBuilder<?> builder, Supplier<IncomingMigration> factory) {
         this.migrations = new IncomingMigrations(factory);
+        this.service = new PageTransferService(migrations);
         this.server = builder
-                .addService(ServerInterceptors.intercept(new PageTransferService(migrations).bindAliasing(),
+                .addService(ServerInterceptors.intercept(service.bindAliasing(),
                         PageTransferService.migrationIdInterceptor()))
                 .addService(health.getHealthService())
                 .addService(ProtoReflectionServiceV1.newInstance())
@@ -82,8 +92,52 @@ public final class TargetNode implements AutoCloseable {
                 .getFullMethodName()) ? Runnable::run : null;
     }
 
+    /**
+     * Also serves the Postcopy call on a second port of {@code host} (any free one, announced
+     * in each handshake) whose one event loop, accepting and serving, no other connection
+     * uses: sources that dial it get their page requests read, and the answers installed, by
+     * a thread that does not also deframe the background push (the main port's loops are
+     * shared round-robin by every connection). Call before {@link #start}; the main port
+     * still serves Postcopy for sources that do not dial the announced port.
+     * {@code interceptors} wrap the listener's calls (tests look at where they run).
+     */
+    public TargetNode withPostcopyListener(String host, ServerInterceptor... interceptors) {
+        if (postcopyServer != null) {
+            throw new IllegalStateException("post-copy listener already added");
+        }
+        EventLoopGroup loop = OwnEventLoop.group(POSTCOPY_LOOP_THREAD);
+        postcopyLoop = loop;
+        postcopyServer = NettyServerBuilder.forAddress(new InetSocketAddress(host, 0))
+                .bossEventLoopGroup(loop).workerEventLoopGroup(loop).channelType(OwnEventLoop.serverChannel())
+                .callExecutor(TargetNode::callExecutor)
+                .addService(ServerInterceptors.intercept(service.bindPostcopyOnly(), interceptors))
+                .maxInboundMessageSize(MAX_INBOUND_MESSAGE_BYTES)
+                .build();
+        return this;
+    }
+
+    /** Name of the post-copy listener's event loop thread (a prefix: Netty adds the pool's numbers). */
+    public static final String POSTCOPY_LOOP_THREAD = "postcopy-listener";
+
+    /** The post-copy listener's port, or 0 without one. */
+    public int postcopyPort() {
+        return postcopyServer == null ? 0 : postcopyServer.getPort();
+    }
+
     public TargetNode start() throws IOException {
-        server.start();
+        if (postcopyServer != null) {
+            postcopyServer.start();
+            service.announcePostcopyPort(postcopyServer.getPort());
+        }
+        try {
+            server.start();
+        } catch (IOException | RuntimeException e) {
+            if (postcopyServer != null) { // the main port is taken: leave no listener thread behind
+                postcopyServer.shutdownNow();
+                OwnEventLoop.shutdown(postcopyLoop);
+            }
+            throw e;
+        }
         health.setStatus("", ServingStatus.SERVING);
         health.setStatus(PageTransferGrpc.SERVICE_NAME, ServingStatus.SERVING);
         return this;
@@ -106,13 +160,21 @@ public final class TargetNode implements AutoCloseable {
     @Override
     public void close() {
         health.enterTerminalState();
-        server.shutdown();
+        stop(server);
+        if (postcopyServer != null) {
+            stop(postcopyServer);
+            OwnEventLoop.shutdown(postcopyLoop); // not the server's to end: it was given the group
+        }
+    }
+
+    private static void stop(Server s) {
+        s.shutdown();
         try {
-            if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
-                server.shutdownNow();
+            if (!s.awaitTermination(5, TimeUnit.SECONDS)) {
+                s.shutdownNow();
             }
         } catch (InterruptedException e) {
-            server.shutdownNow();
+            s.shutdownNow();
             Thread.currentThread().interrupt();
         }
     }

@@ -48,11 +48,13 @@ public final class TargetNodeMain implements Callable<Integer> {
         TargetNode node = new TargetNode(NettyServerBuilder.forAddress(new InetSocketAddress(host, port))
                         .flowControlWindow(TargetNode.PUSH_FLOW_CONTROL_WINDOW_BYTES)
                         .callExecutor(TargetNode::callExecutor),
-                () -> new IncomingMigration(kernel)).start();
+                () -> new IncomingMigration(kernel)).withPostcopyListener(host).start();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             node.close();
             node.migrations().close();
         }, "target-node-shutdown"));
+        System.out.println("target-node serves post-copy page requests also on " + host + ":" + node.postcopyPort()
+                + " (an event loop of their own)");
         // a launcher waits for this line (and reads the port from it when --port 0)
         System.out.println("target-node listening on " + host + ":" + node.port());
         System.out.flush();

@@ -555,6 +555,7 @@ public final class OutgoingMigration {
         long bytes = ps == null ? 0 : ps.totalBytes;
         LatencySummary lat = LatencySummary.EMPTY;
         long faults = 0;
+        PageTransfer.PostcopyLegs legs = PageTransfer.PostcopyLegs.EMPTY;
         long transferred = ps == null ? 0 : ps.sentOnce.cardinality();
         if (srv != null) {
             bytes += srv.priorityBytes.get();
@@ -564,6 +565,7 @@ public final class OutgoingMigration {
             boolean whole = t != null && t.count() > 0;
             lat = whole ? t : srv.requestLatency.summary();
             faults = whole ? t.count() : srv.requests.get();
+            legs = srv.targetLegs;
         }
         DowntimeProbe pr = probe;
         return new MigrationStats(p.mode(), events.totalMs(), setupMs, downtimeSourceMs, downtimeTargetMs,
@@ -571,7 +573,8 @@ public final class OutgoingMigration {
                 predictedDowntimeMs, events.roundCount(), transferred, ps == null ? 0 : ps.duplicatedPages,
                 ps == null ? 0 : ps.totalZeroPages, bytes, guest.layout().sizeBytes(), faults, lat,
                 targetDirtiedPages, s.truePositivePages(), s.falsePositivePages(), s.falseNegativePages(),
-                verifiedPages, verifyMismatchPages, meter.targetClockOffsetNs() / 1e6);
+                verifiedPages, verifyMismatchPages, meter.targetClockOffsetNs() / 1e6, legs.network(),
+                legs.sourceHold(), legs.install());
     }
 
     public MigrationInfo info() {

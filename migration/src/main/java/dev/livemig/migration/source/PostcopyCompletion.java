@@ -16,6 +16,7 @@ final class PostcopyCompletion implements MessageSink<PostcopyTargetMessage> {
         if (m instanceof PageTransfer.PageRequest r) {
             server.onRequest(r);
         } else if (m instanceof PageTransfer.PostcopyTargetDone d) {
+            server.targetLegs = d.legs();
             server.targetFaultLatency = d.faultLatency();
             ok = true;
             latch.countDown();

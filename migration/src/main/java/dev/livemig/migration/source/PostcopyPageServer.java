@@ -36,6 +36,8 @@ final class PostcopyPageServer {
      * reported it; null until then (or from a target that does not send it: count 0).
      */
     volatile dev.livemig.migration.MigrationControl.LatencySummary targetFaultLatency;
+    /** The legs of those round trips, as the target split them. */
+    volatile PageTransfer.PostcopyLegs targetLegs = PageTransfer.PostcopyLegs.EMPTY;
     final AtomicLong requests = new AtomicLong();
     final AtomicLong priorityBytes = new AtomicLong();
     final AtomicLong priorityPages = new AtomicLong();
@@ -75,8 +77,9 @@ final class PostcopyPageServer {
 
     /** A missing-page fault on the target: answer at once. */
     void onRequest(PageRequest r) {
+        long taken = System.nanoTime();
         dev.livemig.migration.FaultPathPriority.runUrgent(); // this answers on the priority stream's transport thread
-        lastRequestNanos = System.nanoTime();
+        lastRequestNanos = taken;
         requests.incrementAndGet();
         int page = layout.pageIndex(r.address());
         if (page < 0) {
@@ -97,7 +100,8 @@ final class PostcopyPageServer {
                     || PageChecksums.read(guest.mm(), addr, size, buf);
             int flags = PageTransfer.PAGE_FLAG_WRITE_PROTECT | (zero ? PageTransfer.PAGE_FLAG_ZERO : 0);
             int crc = zero ? PageTransfer.zeroCrc(size) : PageTransfer.crc32c(buf, 0, size);
-            d = new PageData(r.requestId(), addr, flags, crc, size, zero ? new byte[0] : buf);
+            d = new PageData(r.requestId(), addr, flags, crc, size, zero ? new byte[0] : buf,
+                    Math.max(1, System.nanoTime() - taken));
             priority.onNext(d);
         }
         priorityPages.incrementAndGet();

@@ -1,5 +1,6 @@
 package dev.livemig.migration.target;
 
+import dev.livemig.migration.EpochClock;
 import dev.livemig.migration.transport.MessageSink;
 import dev.livemig.migration.transport.PageTransfer;
 import dev.livemig.migration.transport.PageTransfer.PageBatch;
@@ -182,8 +183,11 @@ final class IncomingStreams {
                     m.faults.requestOpenAgain();
                 } else if (msg instanceof PageData d) {
                     dev.livemig.migration.FaultPathPriority.runUrgent(); // the transport thread that installs answers
+                    long read = EpochClock.nowNanos();
                     m.placer.place(d.address(), d.pageSizeBytes(), d.flags(), d.crc32c(), d.data(), 0);
-                    arrivedAfterSwitchover(m.guest.layout().pageIndex(d.address()));
+                    int page = m.guest.layout().pageIndex(d.address());
+                    m.faults.answerInstalled(page, d.sourceHoldNanos(), read);
+                    arrivedAfterSwitchover(page);
                     maybeComplete(); // a resent page may be the last one missing
                 } else if (msg instanceof PostcopySourceDone) {
                     synchronized (m.lock) {
@@ -242,7 +246,7 @@ final class IncomingStreams {
         if (s != null) {
             synchronized (s) {
                 s.onNext(new PostcopyTargetDone(m.faults.missingFaults.get(), m.placer.received.cardinality(),
-                        m.faults.faultLatency.summary()));
+                        m.faults.faultLatency.summary(), m.faults.legs()));
                 s.onCompleted();
             }
         }

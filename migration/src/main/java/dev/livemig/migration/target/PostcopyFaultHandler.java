@@ -44,6 +44,10 @@ final class PostcopyFaultHandler implements Runnable {
     /** Set at hand-over: the checksum of every page not written since resume, as it still was then. */
     volatile int[] crcAtHandOver;
     final LatencyRecorder faultLatency = new LatencyRecorder();
+    /** The round trips answered on the priority stream, split (see PageTransfer.PostcopyLegs). */
+    final LatencyRecorder network = new LatencyRecorder();
+    final LatencyRecorder sourceHold = new LatencyRecorder();
+    final LatencyRecorder install = new LatencyRecorder();
     final AtomicLong missingFaults = new AtomicLong();
     final AtomicLong wpFaults = new AtomicLong();
     private final ConcurrentHashMap<Integer, Long> faultNanos = new ConcurrentHashMap<>();
@@ -191,6 +195,26 @@ final class PostcopyFaultHandler implements Runnable {
         placer.place(layout.pageAddress(page), size, PageTransfer.PAGE_FLAG_ZERO | PageTransfer.PAGE_FLAG_WRITE_PROTECT,
                 PageTransfer.zeroCrc(size), null, 0);
         pageArrived(page);
+    }
+
+    /**
+     * An answer from the priority stream, read at {@code readNanos}, is installed (call
+     * before {@link #pageArrived}, which closes the request): records the split of its
+     * round trip, if a fault waits for it and the source measured its hold. No two clocks
+     * are compared: the source's hold is a duration on its own.
+     */
+    void answerInstalled(int page, long sourceHoldNanos, long readNanos) {
+        Long fault = page < 0 || sourceHoldNanos <= 0 ? null : faultNanos.get(page);
+        if (fault == null) {
+            return;
+        }
+        network.recordNanos(Math.max(0, readNanos - fault - sourceHoldNanos));
+        sourceHold.recordNanos(sourceHoldNanos);
+        install.recordNanos(EpochClock.nowNanos() - readNanos);
+    }
+
+    PageTransfer.PostcopyLegs legs() {
+        return new PageTransfer.PostcopyLegs(network.summary(), sourceHold.summary(), install.summary());
     }
 
     /** A page reached the target (either stream): closes its request and records the latency. */

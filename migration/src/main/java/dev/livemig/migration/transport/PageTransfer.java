@@ -230,8 +230,12 @@ public final class PageTransfer {
             implements PostcopyTargetMessage {
     }
 
-    public record PageData(long requestId, long address, int flags, int crc32c, int pageSizeBytes, byte[] data)
-            implements PostcopySourceMessage {
+    /** {@code sourceHoldNanos}: from the source's transport thread taking the request to this answer queued (0: not measured). */
+    public record PageData(long requestId, long address, int flags, int crc32c, int pageSizeBytes, byte[] data,
+                           long sourceHoldNanos) implements PostcopySourceMessage {
+        public PageData(long requestId, long address, int flags, int crc32c, int pageSizeBytes, byte[] data) {
+            this(requestId, address, flags, crc32c, pageSizeBytes, data, 0);
+        }
     }
 
     public record PostcopySourceDone(long pagesSent) implements PostcopySourceMessage {
@@ -239,10 +243,36 @@ public final class PageTransfer {
 
     /** {@code faultLatency}: fault read to page installed, as the target measured it (EMPTY: not sent). */
     public record PostcopyTargetDone(long faults, long receivedPages,
-                                     dev.livemig.migration.MigrationControl.LatencySummary faultLatency)
+                                     dev.livemig.migration.MigrationControl.LatencySummary faultLatency,
+                                     PostcopyLegs legs)
             implements PostcopyTargetMessage {
         public PostcopyTargetDone {
             java.util.Objects.requireNonNull(faultLatency, "faultLatency");
+            java.util.Objects.requireNonNull(legs, "legs");
+        }
+
+        public PostcopyTargetDone(long faults, long receivedPages,
+                                  dev.livemig.migration.MigrationControl.LatencySummary faultLatency) {
+            this(faults, receivedPages, faultLatency, PostcopyLegs.EMPTY);
+        }
+    }
+
+    /**
+     * The round trips of the faults answered on the priority stream, split in three, each
+     * on one node's clock: the network both ways (round trip less the source's hold, with
+     * the thread wake-ups on both nodes), the source's hold, the install on the target.
+     */
+    public record PostcopyLegs(dev.livemig.migration.MigrationControl.LatencySummary network,
+                               dev.livemig.migration.MigrationControl.LatencySummary sourceHold,
+                               dev.livemig.migration.MigrationControl.LatencySummary install) {
+        public static final PostcopyLegs EMPTY = new PostcopyLegs(dev.livemig.migration.MigrationControl.LatencySummary.EMPTY,
+                dev.livemig.migration.MigrationControl.LatencySummary.EMPTY,
+                dev.livemig.migration.MigrationControl.LatencySummary.EMPTY);
+
+        public PostcopyLegs {
+            java.util.Objects.requireNonNull(network, "network");
+            java.util.Objects.requireNonNull(sourceHold, "sourceHold");
+            java.util.Objects.requireNonNull(install, "install");
         }
     }
 

@@ -51,7 +51,7 @@ public final class GrpcPageChannel implements PageChannel {
 
     private final PageTransferGrpc.PageTransferBlockingStub blocking;
     private final PageTransferGrpc.PageTransferStub async;
-    private final PageTransferGrpc.PageTransferStub postcopyAsync;
+    private final PostcopyRoute postcopyRoute;
     /** The stubs of the parallel page streams (multifd); one: a single stream on {@link #async}. */
     private final List<PageTransferGrpc.PageTransferStub> pushAsync;
     private final Runnable onClose;
@@ -77,6 +77,24 @@ public final class GrpcPageChannel implements PageChannel {
      */
     public GrpcPageChannel(Channel channel, Channel postcopyChannel, List<? extends Channel> pushChannels,
                            Runnable onClose) {
+        this(channel, () -> postcopyChannel, pushChannels, onClose);
+    }
+
+    /**
+     * Where the Postcopy call goes: asked for a channel each time a priority stream opens
+     * (at post-copy start, and again after a recovery), and told the port of the target's
+     * post-copy listener when a handshake announces one.
+     */
+    public interface PostcopyRoute {
+        Channel channel();
+
+        default void announced(int port) {
+        }
+    }
+
+    /** As above, with the priority stream's channel chosen by {@code postcopyRoute} when it opens. */
+    public GrpcPageChannel(Channel channel, PostcopyRoute postcopyRoute, List<? extends Channel> pushChannels,
+                           Runnable onClose) {
         this.pushAsync = pushChannels.stream().map(c -> PageTransferGrpc.newStub(c)
                 .withMaxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES)
                 .withMaxOutboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES)).toList();
@@ -86,13 +104,7 @@ public final class GrpcPageChannel implements PageChannel {
         this.async = PageTransferGrpc.newStub(channel)
                 .withMaxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES)
                 .withMaxOutboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES);
-        // page requests are answered on the transport thread that read them: reading one
-        // page and queueing its answer is short and never blocks, and a hand-off to gRPC's
-        // executor would add a thread wake-up to every post-copy fault
-        this.postcopyAsync = PageTransferGrpc.newStub(postcopyChannel)
-                .withMaxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES)
-                .withMaxOutboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES)
-                .withExecutor(Runnable::run);
+        this.postcopyRoute = postcopyRoute;
         this.onClose = onClose;
     }
 
@@ -107,7 +119,11 @@ public final class GrpcPageChannel implements PageChannel {
     @Override
     public HandshakeResponse handshake(HandshakeRequest request) {
         migrationId = request.migrationId();
-        return PageTransferCodec.handshakeResponse(unary().handshake(PageTransferCodec.handshakeRequest(request)));
+        dev.livemig.proto.v1.HandshakeResponse r = unary().handshake(PageTransferCodec.handshakeRequest(request));
+        if (r.getAccepted() && r.getPostcopyPort() > 0) {
+            postcopyRoute.announced(r.getPostcopyPort());
+        }
+        return PageTransferCodec.handshakeResponse(r);
     }
 
     @Override
@@ -142,6 +158,13 @@ public final class GrpcPageChannel implements PageChannel {
 
     @Override
     public MessageSink<PostcopySourceMessage> postcopy(MessageSink<PostcopyTargetMessage> fromTarget) {
+        // page requests are answered on the transport thread that read them: reading one
+        // page and queueing its answer is short and never blocks, and a hand-off to gRPC's
+        // executor would add a thread wake-up to every post-copy fault
+        PageTransferGrpc.PageTransferStub postcopyAsync = PageTransferGrpc.newStub(postcopyRoute.channel())
+                .withMaxInboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES)
+                .withMaxOutboundMessageSize(TargetNode.MAX_INBOUND_MESSAGE_BYTES)
+                .withExecutor(Runnable::run);
         StreamObserver<dev.livemig.proto.v1.PostcopySourceMessage> toTarget =
                 detached(() -> postcopyAsync.postcopy(observer(fromTarget, PageTransferCodec::postcopyTarget)));
         return new MessageSink<>() {

@@ -216,7 +216,10 @@ public final class MigrationControlCodec {
                 .setTrackerFalsePositivePages(s.trackerFalsePositivePages())
                 .setTrackerFalseNegativePages(s.trackerFalseNegativePages()).setVerifiedPages(s.verifiedPages())
                 .setVerifyMismatchPages(s.verifyMismatchPages())
-                .setTargetClockOffsetMs(s.targetClockOffsetMs()).build();
+                .setTargetClockOffsetMs(s.targetClockOffsetMs())
+                .setPostcopyNetworkLatency(latency(s.postcopyNetworkLatency()))
+                .setPostcopySourceHoldLatency(latency(s.postcopySourceHoldLatency()))
+                .setPostcopyInstallLatency(latency(s.postcopyInstallLatency())).build();
     }
 
     public static MigrationInfo info(MigrationControl.MigrationInfo i, boolean omitRounds) {

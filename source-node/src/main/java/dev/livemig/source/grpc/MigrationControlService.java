@@ -198,9 +198,10 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
                 }
                 node.takeOver(request.getGuestId()); // a received guest: its userfaultfd goes, a tracker's comes
                 ManagedChannel channel = node.dial(request.getTargetAddress());
-                // post-copy page requests get a connection of their own (QEMU's preempt channel)
-                ManagedChannel preempt = p.mode() == MigrationMode.PRECOPY
-                        ? channel : node.dial(request.getTargetAddress());
+                // post-copy page requests get a connection of their own (QEMU's preempt channel),
+                // to the target's post-copy listener if it announces one
+                PostcopyConnection preempt = new PostcopyConnection(request.getTargetAddress(), node.postcopyDialer());
+                GrpcPageChannel.PostcopyRoute route = p.mode() == MigrationMode.PRECOPY ? () -> channel : preempt;
                 // the page stream's multifd channels: the first on the control connection, each other on its own
                 int multifd = request.getParameters().getMultifdChannels() > 0
                         ? request.getParameters().getMultifdChannels()
@@ -214,7 +215,7 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
                 }
                 String id = "mig-" + UUID.randomUUID().toString().substring(0, 8);
                 m = new OutgoingMigration(id, request.getGuestId(), request.getTargetAddress(), g,
-                        new GrpcPageChannel(channel, preempt, pushChannels, () -> {
+                        new GrpcPageChannel(channel, route, pushChannels, () -> {
                             pushChannels.forEach(ManagedChannel::shutdown);
                             preempt.shutdown();
                         }), p);
@@ -226,7 +227,7 @@ public final class MigrationControlService extends MigrationControlGrpc.Migratio
                 NodeDowntimeProbe probe = new NodeDowntimeProbe(id, g, node.dial(address));
                 m.setDowntimeProbe(probe.start());
                 m.addListener(probe);
-                PostcopyReconnector r = new PostcopyReconnector(m, () -> node.dial(address));
+                PostcopyReconnector r = new PostcopyReconnector(m, () -> node.dial(address), preempt);
                 reconnectors.add(r);
                 m.addListener(r);
                 m.addListener(new ProgressListener() {

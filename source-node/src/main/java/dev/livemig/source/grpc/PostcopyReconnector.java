@@ -13,8 +13,9 @@ import java.util.function.Supplier;
  * The source node's half of post-copy recovery (QEMU's migrate-recover, done by the node
  * instead of an operator): when the migration reports that post-copy paused (its streams
  * broke; the guest runs on the target, whose faulting vCPUs wait), this dials the target's
- * address again on two new channels (the page stream's and the priority stream's own, as
- * at the start) and calls {@link OutgoingMigration#recoverPostcopy},
+ * address again for the page stream, has the migration's {@link PostcopyConnection} give
+ * the priority stream a connection of its own again (as at the start), and calls
+ * {@link OutgoingMigration#recoverPostcopy},
  * retrying with backoff (100 ms, doubling to 2 s) for as long as the migration stays in
  * POSTCOPY_ACTIVE: the guest cannot come back, so there is nothing else to do but reach
  * the target. The channels it dialed are shut down when the migration ends.
@@ -24,13 +25,15 @@ final class PostcopyReconnector implements ProgressListener {
 
     private final OutgoingMigration migration;
     private final Supplier<ManagedChannel> dial;
+    private final PostcopyConnection preempt;
     private final List<ManagedChannel> dialed = new CopyOnWriteArrayList<>();
     private Thread thread;
     private volatile boolean stopped;
 
-    PostcopyReconnector(OutgoingMigration migration, Supplier<ManagedChannel> dial) {
+    PostcopyReconnector(OutgoingMigration migration, Supplier<ManagedChannel> dial, PostcopyConnection preempt) {
         this.migration = migration;
         this.dial = dial;
+        this.preempt = preempt;
     }
 
     @Override
@@ -39,6 +42,7 @@ final class PostcopyReconnector implements ProgressListener {
             for (ManagedChannel ch : dialed) {
                 ch.shutdown();
             }
+            preempt.shutdown();
             return;
         }
         if (c.toState() == MigrationState.POSTCOPY_ACTIVE && c.reason().startsWith("paused:")) {
@@ -67,16 +71,12 @@ final class PostcopyReconnector implements ProgressListener {
         long backoff = 100;
         while (!stopped && migration.state() == MigrationState.POSTCOPY_ACTIVE && migration.postcopyPaused()) {
             ManagedChannel ch = dial.get();
-            // the new priority stream gets a connection of its own again, as at the start
-            // (QEMU's preempt channel), so that answers do not queue behind the resent pages
-            ManagedChannel preempt = dial.get();
             try {
-                migration.recoverPostcopy(new GrpcPageChannel(ch, preempt, () -> {
-                    ch.shutdown();
-                    preempt.shutdown();
-                }));
+                // the new priority stream gets a connection of its own again, as at the start
+                // (QEMU's preempt channel), so that answers do not queue behind the resent
+                // pages: the migration's PostcopyConnection dials it (and ends the broken one)
+                migration.recoverPostcopy(new GrpcPageChannel(ch, preempt, java.util.List.of(ch), ch::shutdown));
                 dialed.add(ch);
-                dialed.add(preempt);
                 if (migration.state().isFinal()) {
                     ch.shutdown(); // ended while this was reattaching
                     preempt.shutdown();
@@ -84,7 +84,6 @@ final class PostcopyReconnector implements ProgressListener {
                 return;
             } catch (RuntimeException e) {
                 ch.shutdownNow(); // the target is still unreachable
-                preempt.shutdownNow();
             }
             try {
                 Thread.sleep(backoff);

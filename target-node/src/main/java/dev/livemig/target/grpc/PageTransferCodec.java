@@ -277,7 +277,7 @@ public final class PageTransferCodec {
             case PAGE -> {
                 dev.livemig.proto.v1.PageData d = m.getPage();
                 yield new PageTransfer.PageData(d.getRequestId(), d.getAddress(), d.getFlags(), d.getCrc32C(),
-                        d.getPageSizeBytes(), d.getData().toByteArray());
+                        d.getPageSizeBytes(), d.getData().toByteArray(), d.getSourceHoldNs());
             }
             case DONE -> new PageTransfer.PostcopySourceDone(m.getDone().getPagesSent());
             default -> throw new IllegalArgumentException("empty PostcopySourceMessage");
@@ -291,7 +291,7 @@ public final class PageTransferCodec {
         } else if (m instanceof PageTransfer.PageData d) {
             b.setPage(dev.livemig.proto.v1.PageData.newBuilder().setRequestId(d.requestId()).setAddress(d.address())
                     .setFlags(d.flags()).setCrc32C(d.crc32c()).setPageSizeBytes(d.pageSizeBytes())
-                    .setData(wrap(d.data())));
+                    .setData(wrap(d.data())).setSourceHoldNs(d.sourceHoldNanos()));
         } else if (m instanceof PageTransfer.PostcopySourceDone d) {
             b.setDone(dev.livemig.proto.v1.PostcopySourceDone.newBuilder().setPagesSent(d.pagesSent()));
         }
@@ -306,7 +306,9 @@ public final class PageTransferCodec {
                         r.getFaultUnixNs());
             }
             case DONE -> new PageTransfer.PostcopyTargetDone(m.getDone().getFaults(), m.getDone().getReceivedPages(),
-                    latency(m.getDone().getFaultLatency()));
+                    latency(m.getDone().getFaultLatency()), new PageTransfer.PostcopyLegs(
+                    latency(m.getDone().getNetworkLatency()), latency(m.getDone().getSourceHoldLatency()),
+                    latency(m.getDone().getInstallLatency())));
             default -> throw new IllegalArgumentException("empty PostcopyTargetMessage");
         };
     }
@@ -318,7 +320,10 @@ public final class PageTransferCodec {
                     .setAddress(r.address()).setVcpuIndex(r.vcpuIndex()).setFaultUnixNs(r.faultUnixNs()));
         } else if (m instanceof PageTransfer.PostcopyTargetDone d) {
             b.setDone(dev.livemig.proto.v1.PostcopyTargetDone.newBuilder().setFaults(d.faults())
-                    .setReceivedPages(d.receivedPages()).setFaultLatency(latency(d.faultLatency())));
+                    .setReceivedPages(d.receivedPages()).setFaultLatency(latency(d.faultLatency()))
+                    .setNetworkLatency(latency(d.legs().network()))
+                    .setSourceHoldLatency(latency(d.legs().sourceHold()))
+                    .setInstallLatency(latency(d.legs().install())));
         }
         return b.build();
     }

@@ -47,9 +47,31 @@ public final class PageTransferService extends PageTransferGrpc.PageTransferImpl
             new java.util.concurrent.ConcurrentHashMap<>();
 
     private final IncomingMigrations migrations;
+    /** The port of the node's post-copy listener, announced in every accepted handshake; 0: none. */
+    private volatile int postcopyPort;
 
     public PageTransferService(IncomingMigrations migrations) {
         this.migrations = migrations;
+    }
+
+    /** Announces {@code port} (the node's post-copy listener) in the handshakes accepted from now on. */
+    public void announcePostcopyPort(int port) {
+        if (port < 0 || port > 0xFFFF) {
+            throw new IllegalArgumentException("postcopy port " + port + " out of range");
+        }
+        this.postcopyPort = port;
+    }
+
+    /** Only the Postcopy method: what the node's post-copy listener serves. */
+    public io.grpc.ServerServiceDefinition bindPostcopyOnly() {
+        return postcopyOnly(bindService());
+    }
+
+    private static <Q, R> io.grpc.ServerServiceDefinition postcopyOnly(io.grpc.ServerServiceDefinition all) {
+        @SuppressWarnings("unchecked")
+        io.grpc.ServerMethodDefinition<Q, R> m = (io.grpc.ServerMethodDefinition<Q, R>) all.getMethod(
+                PageTransferGrpc.getPostcopyMethod().getFullMethodName());
+        return io.grpc.ServerServiceDefinition.builder(PageTransferGrpc.SERVICE_NAME).addMethod(m).build();
     }
 
     /** The service, with PushPages batches parsed without copying their page data ({@link AliasingMarshaller}). */
@@ -102,7 +124,9 @@ public final class PageTransferService extends PageTransferGrpc.PageTransferImpl
             if (!resp.accepted() && created[0]) {
                 migrations.drop(id, m);
             }
-            return PageTransferCodec.handshakeResponse(resp);
+            HandshakeResponse r = PageTransferCodec.handshakeResponse(resp);
+            int port = postcopyPort;
+            return resp.accepted() && port > 0 ? r.toBuilder().setPostcopyPort(port).build() : r;
         });
     }
 
