@@ -235,6 +235,23 @@ public final class MmStruct {
     }
 
     /** Copies a whole guest page out (a load of 4 KiB), faulting it in for read. */
+    /**
+     * Whether a present entry maps {@code addr} (follow_pte() and pte_present(), as
+     * {@link #readPage} would find it without faulting): the entry's split lock only, no
+     * mmap lock, no VMA lookup and nothing allocated, for a migration that asks this of
+     * every page it sends. Faults nothing in.
+     */
+    public boolean pageMapped(long addr) {
+        addr &= MmConstants.PAGE_MASK;
+        ReentrantLock ptl = pgtable.ptlock(addr);
+        ptl.lock();
+        try {
+            return Pte.accessible(pgtable.lookup(addr));
+        } finally {
+            ptl.unlock();
+        }
+    }
+
     public void readPage(long addr, byte[] dst, int off) {
         addr &= MmConstants.PAGE_MASK;
         for (;;) {

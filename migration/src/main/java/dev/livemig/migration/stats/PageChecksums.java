@@ -8,7 +8,6 @@ import dev.livemig.migration.guest.PageBitmap;
 import dev.livemig.migration.transport.PageTransfer;
 import dev.livemig.migration.transport.PageTransfer.RegionChecksums;
 import dev.livemig.mm.MmStruct;
-import dev.livemig.mm.proc.Pagemap;
 import dev.livemig.mm.proc.PagemapScan;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,7 +24,10 @@ public final class PageChecksums {
 
     /** Whether page {@code addr} of {@code pageSize} bytes is present (its first 4 KiB is mapped). */
     public static boolean present(MmStruct mm, long addr) {
-        return Pagemap.present(Pagemap.read(mm, addr, 1)[0]);
+        // the page table itself rather than a pagemap read: no mmap lock, VMA lookup or
+        // entry to build per page (a lookup pass asks this of every page it sends), and the
+        // same answer for guest memory, which is never PROT_NONE (PageChecksumsTest)
+        return mm.pageMapped(addr);
     }
 
     /** page_region entries per PAGEMAP_SCAN call; a full vector continues from walk_end. */
