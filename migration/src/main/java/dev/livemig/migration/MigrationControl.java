@@ -273,22 +273,6 @@ public final class MigrationControl {
             java.util.Objects.requireNonNull(postcopySourceHoldLatency, "postcopySourceHoldLatency");
             java.util.Objects.requireNonNull(postcopyInstallLatency, "postcopyInstallLatency");
         }
-
-        /** Without the post-copy legs (none measured). */
-        public MigrationStats(MigrationMode mode, long totalMs, long setupMs, double downtimeSourceMs,
-                              double downtimeTargetMs, double downtimeProbeMs, double predictedDowntimeMs,
-                              int rounds, long transferredPages, long duplicatedPages, long zeroPages,
-                              long bytesSent, long guestSizeBytes, long postcopyFaults,
-                              LatencySummary postcopyFaultLatency, long postcopyTargetDirtiedPages,
-                              long trackerTruePositivePages, long trackerFalsePositivePages,
-                              long trackerFalseNegativePages, long verifiedPages, long verifyMismatchPages,
-                              double targetClockOffsetMs) {
-            this(mode, totalMs, setupMs, downtimeSourceMs, downtimeTargetMs, downtimeProbeMs, predictedDowntimeMs,
-                    rounds, transferredPages, duplicatedPages, zeroPages, bytesSent, guestSizeBytes, postcopyFaults,
-                    postcopyFaultLatency, postcopyTargetDirtiedPages, trackerTruePositivePages,
-                    trackerFalsePositivePages, trackerFalseNegativePages, verifiedPages, verifyMismatchPages,
-                    targetClockOffsetMs, LatencySummary.EMPTY, LatencySummary.EMPTY, LatencySummary.EMPTY);
-        }
     }
 
     /** livemig.v1.MigrationInfo. */
