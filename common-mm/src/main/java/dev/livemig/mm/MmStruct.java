@@ -234,7 +234,6 @@ public final class MmStruct {
         }
     }
 
-    /** Copies a whole guest page out (a load of 4 KiB), faulting it in for read. */
     /**
      * Whether a present entry maps {@code addr} (follow_pte() and pte_present(), as
      * {@link #readPage} would find it without faulting): the entry's split lock only, no
@@ -252,6 +251,7 @@ public final class MmStruct {
         }
     }
 
+    /** Copies a whole guest page out (a load of 4 KiB), faulting it in for read. */
     public void readPage(long addr, byte[] dst, int off) {
         addr &= MmConstants.PAGE_MASK;
         for (;;) {

@@ -11,19 +11,37 @@ import java.util.TreeMap;
  */
 public final class VmaTree {
     private final TreeMap<Long, Vma> byStart = new TreeMap<>();
+    /**
+     * The vma the last lookup found (mm/vmacache.c until 6.1): a guest faults again and
+     * again in the same few vmas, and the tree's floorEntry allocates an entry each time.
+     * Changed by lookups under the mmap read lock and cleared by every change of the tree
+     * under the write lock, whose ordering makes a plain field enough: a reader sees null
+     * or a vma found after the last change.
+     */
+    private Vma cached;
 
     public void insert(Vma vma) {
+        cached = null;
         byStart.put(vma.start, vma);
     }
 
     public void remove(Vma vma) {
+        cached = null;
         byStart.remove(vma.start, vma);
     }
 
     /** vma_lookup(): the vma containing {@code addr}, or null. */
     public Vma lookup(long addr) {
+        Vma c = cached;
+        if (c != null && c.start <= addr && addr < c.end) {
+            return c;
+        }
         Map.Entry<Long, Vma> e = byStart.floorEntry(addr);
-        return e != null && e.getValue().end > addr ? e.getValue() : null;
+        Vma v = e != null && e.getValue().end > addr ? e.getValue() : null;
+        if (v != null && v != c) {
+            cached = v;
+        }
+        return v;
     }
 
     /** The vmas intersecting {@code [start, end)}, in address order. */
@@ -77,6 +95,7 @@ public final class VmaTree {
         if (addr <= vma.start || addr >= vma.end) {
             return null;
         }
+        cached = null;
         Vma upper = new Vma(vma.mm, addr, vma.end, vma.flags,
                 vma.file == null ? vma.pgoff : vma.pgoffOf(addr), vma.file);
         upper.uffdCtx = vma.uffdCtx;
@@ -105,6 +124,7 @@ public final class VmaTree {
 
     /** Merges {@code vma} with compatible neighbours (vma_merge_existing_range()). */
     public Vma mergeAround(Vma vma) {
+        cached = null;
         Vma prev = prev(vma);
         if (prev != null && prev.canMergeWith(vma)) {
             byStart.remove(vma.start);
