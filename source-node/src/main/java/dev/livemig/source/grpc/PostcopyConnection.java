@@ -60,6 +60,10 @@ final class PostcopyConnection implements GrpcPageChannel.PostcopyRoute {
             throw new IllegalStateException("the migration's connections are shut down");
         }
         if (current != null) {
+            if (currentOnListener && current.getState(false) == ConnectivityState.READY) {
+                // up now, whether or not the state watcher (run on gRPC's executor) has said so yet
+                listenerWorked = true;
+            }
             current.shutdownNow(); // a new priority stream: the previous one broke
             current = null;
             if (currentOnListener && !listenerWorked) {
@@ -72,6 +76,9 @@ final class PostcopyConnection implements GrpcPageChannel.PostcopyRoute {
             ch = warm != null ? warm : dialListener();
             warm = null;
             ConnectivityState s = ch.getState(false);
+            if (s == ConnectivityState.READY) {
+                listenerWorked = true;
+            }
             if (!listenerWorked && (s == ConnectivityState.TRANSIENT_FAILURE || s == ConnectivityState.SHUTDOWN)) {
                 listenerFailed = true;
                 ch.shutdownNow();
