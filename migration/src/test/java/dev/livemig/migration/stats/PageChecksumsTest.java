@@ -16,31 +16,40 @@ class PageChecksumsTest {
     private static final long MIB = 1 << 20;
 
     /**
+     * A guest with one region of every kind, a hole of {@code holePages} punched at
+     * {@code holeOffset} into its populated THP region (a partial huge page), tracked with
+     * WP_ASYNC, then {@code writes} random stores at {@code offsetInPage} into its pages.
+     */
+    private static Guest trackedMixedGuest(Kernel k, long seed, long holeOffset, int holePages,
+                                           java.util.SplittableRandom rnd, int writes, int offsetInPage) {
+        Guest g = Guest.create(k, GuestSpec.builder()
+                .region(new RegionSpec("anon", RegionKind.ANON, 6 * MIB, 0.3, 0.2))
+                .region(new RegionSpec("thp", RegionKind.THP, 8 * MIB, 0.4, 0.0))
+                .region(new RegionSpec("shmem", RegionKind.SHMEM, 4 * MIB, 0.5, 0.1))
+                .region(new RegionSpec("hugetlb", RegionKind.HUGETLB, 8 * MIB, 0.5, 0.0))
+                .seed(seed).build());
+        GuestLayout layout = g.layout();
+        g.mm().madvise(layout.region("thp").startAddress() + holeOffset, 4096L * holePages, Mmap.Advice.DONTNEED);
+        dev.livemig.migration.tracker.DirtyTracker.create(
+                dev.livemig.migration.MigrationControl.DirtyTrackerKind.WP_ASYNC, g).start();
+        for (int i = 0; i < writes; i++) {
+            long gfn = rnd.nextLong(layout.sizeBytes() >>> 12);
+            g.mm().writeLong(layout.gfnAddress(gfn) + offsetInPage, i + 1);
+        }
+        return g;
+    }
+
+    /**
      * The PAGEMAP_SCAN fast path and the page-table lookup of {@link PageChecksums#present}
      * agree with one pagemap read per page, in every region kind, under WP_ASYNC tracking
      * (uffd-wp markers in none entries of shmem included).
      */
     @Test
     void presentPages_matchesThePagemapEntryOfEveryPage() {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(3);
         try (Kernel k = new Kernel(new Kernel.Config());
-             Guest g = Guest.create(k, GuestSpec.builder()
-                     .region(new RegionSpec("anon", RegionKind.ANON, 6 * MIB, 0.3, 0.2))
-                     .region(new RegionSpec("thp", RegionKind.THP, 8 * MIB, 0.4, 0.0))
-                     .region(new RegionSpec("shmem", RegionKind.SHMEM, 4 * MIB, 0.5, 0.1))
-                     .region(new RegionSpec("hugetlb", RegionKind.HUGETLB, 8 * MIB, 0.5, 0.0))
-                     .seed(7).build())) {
+             Guest g = trackedMixedGuest(k, 7, 2 * MIB + 4096 * 3, 5, rnd, 2000, 8)) {
             GuestLayout layout = g.layout();
-            // holes punched into a populated THP and a populated range: partial huge pages
-            long thp = layout.region("thp").startAddress();
-            g.mm().madvise(thp + 2 * MIB + 4096 * 3, 4096 * 5, Mmap.Advice.DONTNEED);
-            dev.livemig.migration.tracker.DirtyTracker t = dev.livemig.migration.tracker.DirtyTracker.create(
-                    dev.livemig.migration.MigrationControl.DirtyTrackerKind.WP_ASYNC, g);
-            t.start();
-            java.util.SplittableRandom rnd = new java.util.SplittableRandom(3);
-            for (int i = 0; i < 2000; i++) {
-                long gfn = rnd.nextLong(layout.sizeBytes() >>> 12);
-                g.mm().writeLong(layout.gfnAddress(gfn) + 8, i + 1);
-            }
             boolean[] fast = PageChecksums.presentPages(g.mm(), layout);
             int present = 0;
             for (int i = 0; i < layout.pages(); i++) {
@@ -104,23 +113,10 @@ class PageChecksumsTest {
      */
     @Test
     void presentLookup_findsExactlyWhatTheWalkFinds() {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(5);
         try (Kernel k = new Kernel(new Kernel.Config());
-             Guest g = Guest.create(k, GuestSpec.builder()
-                     .region(new RegionSpec("anon", RegionKind.ANON, 6 * MIB, 0.3, 0.2))
-                     .region(new RegionSpec("thp", RegionKind.THP, 8 * MIB, 0.4, 0.0))
-                     .region(new RegionSpec("shmem", RegionKind.SHMEM, 4 * MIB, 0.5, 0.1))
-                     .region(new RegionSpec("hugetlb", RegionKind.HUGETLB, 8 * MIB, 0.5, 0.0))
-                     .seed(9).build())) {
+             Guest g = trackedMixedGuest(k, 9, 4096 * 17, 9, rnd, 1000, 0)) {
             GuestLayout layout = g.layout();
-            long thp = layout.region("thp").startAddress();
-            g.mm().madvise(thp + 4096 * 17, 4096 * 9, Mmap.Advice.DONTNEED);
-            dev.livemig.migration.tracker.DirtyTracker t = dev.livemig.migration.tracker.DirtyTracker.create(
-                    dev.livemig.migration.MigrationControl.DirtyTrackerKind.WP_ASYNC, g);
-            t.start();
-            java.util.SplittableRandom rnd = new java.util.SplittableRandom(5);
-            for (int i = 0; i < 1000; i++) {
-                g.mm().writeLong(layout.gfnAddress(rnd.nextLong(layout.sizeBytes() >>> 12)), i + 1);
-            }
             dev.livemig.migration.guest.PageBitmap wanted = new dev.livemig.migration.guest.PageBitmap(layout.pages());
             for (int i = 0; i < 400; i++) {
                 wanted.set(rnd.nextInt(layout.pages()));
